@@ -1,0 +1,218 @@
+"""The clerk's HTTP API under ``/api`` (documented in ``openapi.json``)."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import segno
+from aiohttp import web
+
+from signaling.errors import Conflict, InvalidRequest, NotFound
+from signaling.hearing_room import HearingState
+from signaling.model import (
+    Hearing,
+    HearingKind,
+    Language,
+    Participant,
+    Role,
+    VideoCodec,
+    new_id,
+    utc_now,
+)
+
+from .request_body import (
+    check_fields,
+    datetime_field,
+    int_field,
+    query_datetime,
+    read_json_object,
+    string_field,
+)
+from .state import AppState, app_state
+
+routes = web.RouteTableDef()
+
+
+E = TypeVar("E", HearingKind, Language, Role, VideoCodec)
+
+
+def _enum_field(
+    data: dict[str, Any], name: str, enum: type[E], code: str = "invalid_field"
+) -> E:
+    raw = string_field(data, name)
+    try:
+        return enum(raw)
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)
+        raise InvalidRequest(f"{name} must be one of: {allowed}", code=code, field=name) from None
+
+
+def _hearing_state(state: AppState, hearing: Hearing) -> HearingState:
+    if hearing.ended_at is not None:
+        return HearingState.ENDED
+    room = state.rooms.get(hearing.id)
+    return room.state if room is not None else HearingState.SCHEDULED
+
+
+async def _hearing_or_404(state: AppState, hearing_id: str) -> Hearing:
+    hearing = await state.store.get_hearing(hearing_id)
+    if hearing is None:
+        raise NotFound("no such hearing")
+    return hearing
+
+
+@routes.get("/api/whoami")
+async def whoami(request: web.Request) -> web.Response:
+    """Lets the clerk page check a token at sign-in."""
+    return web.json_response({"role": "admin"})
+
+
+@routes.post("/api/hearings")
+async def create_hearing(request: web.Request) -> web.Response:
+    """Schedule a hearing."""
+    state = app_state(request)
+    data = await read_json_object(request, state.settings.max_body_bytes)
+    check_fields(
+        data,
+        {"case_number", "title", "kind", "starts_at", "duration_minutes", "language"},
+        frozenset({"video_codec"}),
+    )
+    now = utc_now()
+    hearing = Hearing(
+        id=new_id("h"),
+        case_number=string_field(data, "case_number").strip(),
+        title=string_field(data, "title").strip(),
+        kind=_enum_field(data, "kind", HearingKind),
+        starts_at=datetime_field(data, "starts_at"),
+        duration_minutes=int_field(data, "duration_minutes"),
+        language=_enum_field(data, "language", Language),
+        video_codec=(
+            _enum_field(data, "video_codec", VideoCodec) if "video_codec" in data
+            else VideoCodec.VP8
+        ),
+        created_at=now,
+    )
+    if hearing.ends_at <= now:
+        raise InvalidRequest("starts_at is so early that the hearing would already be over",
+                             code="in_the_past",
+                             field="starts_at")
+    if hearing.starts_at > now + timedelta(days=3 * 365):
+        raise InvalidRequest("starts_at is more than three years ahead", code="too_far_ahead",
+                             field="starts_at")
+    await state.store.add_hearing(hearing)
+    await state.audit.record(hearing.id, "hearing_scheduled", "admin",
+                             case_number=hearing.case_number)
+    return web.json_response(_hearing_json(state, hearing), status=201)
+
+
+def _hearing_json(state: AppState, hearing: Hearing) -> dict[str, Any]:
+    body = hearing.to_json()
+    body["state"] = _hearing_state(state, hearing).value
+    room = state.rooms.get(hearing.id)
+    body["connected"] = len(room.connected_ids()) if room else 0
+    body["lobby"] = len(room.lobby_ids()) if room else 0
+    return body
+
+
+@routes.get("/api/hearings")
+async def list_hearings(request: web.Request) -> web.Response:
+    """Hearings starting in ``[from, to)``, with live status."""
+    state = app_state(request)
+    unknown = sorted(set(request.query) - {"from", "to"})
+    if unknown:
+        raise InvalidRequest(f"unknown query parameter {unknown[0]!r}", code="unknown_field")
+    start, end = query_datetime(request, "from"), query_datetime(request, "to")
+    if start and end and end <= start:
+        raise InvalidRequest("'to' must be after 'from'", code="invalid_range")
+    hearings = await state.store.list_hearings(start, end)
+    return web.json_response({"hearings": [_hearing_json(state, h) for h in hearings]})
+
+
+@routes.get("/api/hearings/{hearing_id}")
+async def get_hearing(request: web.Request) -> web.Response:
+    """A hearing with its participants and who is connected or waiting."""
+    state = app_state(request)
+    hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
+    room = state.rooms.get(hearing.id)
+    participants = []
+    for p in await state.store.list_participants(hearing.id):
+        seat = room.seat_of(p.id) if room else None
+        entry = p.public_json()
+        entry["connected"] = seat is not None
+        entry["state"] = seat.value if seat else "offline"
+        participants.append(entry)
+    body = _hearing_json(state, hearing)
+    body["participants"] = participants
+    return web.json_response(body)
+
+
+@routes.post("/api/hearings/{hearing_id}/participants")
+async def add_participant(request: web.Request) -> web.Response:
+    """Invite a participant; the answer carries their link and its QR code."""
+    state = app_state(request)
+    hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
+    data = await read_json_object(request, state.settings.max_body_bytes)
+    check_fields(data, {"display_name", "role"})
+    role = _enum_field(data, "role", Role, code="unknown_role")
+    if hearing.ended_at is not None:
+        raise Conflict("the hearing has ended")
+    participant = Participant(
+        id=new_id("p"),
+        hearing_id=hearing.id,
+        display_name=string_field(data, "display_name").strip(),
+        role=role,
+        created_at=utc_now(),
+    )
+    await state.store.add_participant(participant)
+    await state.audit.record(hearing.id, "participant_invited", "admin",
+                             participant_id=participant.id, role=role.value)
+    token = state.rooms.links.issue(hearing, participant, utc_now())
+    # The token sits in the fragment: browsers send neither it nor a Referer with it.
+    join_url = f"{_public_base(request, state)}/join#{token}"
+    body = participant.public_json()
+    body["join_url"] = join_url
+    body["join_qr_svg"] = _qr_svg(join_url)
+    return web.json_response(body, status=201)
+
+
+def _public_base(request: web.Request, state: AppState) -> str:
+    """QASHYQ_PUBLIC_URL, else the address the clerk reached this server at."""
+    if state.settings.public_url:
+        return state.settings.public_url.rstrip("/")
+    return f"{request.scheme}://{request.host}"
+
+
+def _qr_svg(url: str) -> str:
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False)
+    return buffer.getvalue().decode()
+
+
+@routes.delete("/api/hearings/{hearing_id}/participants/{participant_id}")
+async def revoke_participant(request: web.Request) -> web.Response:
+    """Revoke a participant's link at once; a live page is closed."""
+    state = app_state(request)
+    hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
+    participant = await state.rooms.revoke(hearing.id, request.match_info["participant_id"])
+    return web.json_response(participant.public_json())
+
+
+@routes.post("/api/hearings/{hearing_id}/end")
+async def end_hearing(request: web.Request) -> web.Response:
+    """End the hearing for everyone; ending twice is harmless."""
+    state = app_state(request)
+    hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
+    if hearing.ended_at is None:
+        hearing = await state.rooms.end(hearing.id)
+    return web.json_response(_hearing_json(state, hearing))
+
+
+@routes.get("/api/hearings/{hearing_id}/events")
+async def hearing_events(request: web.Request) -> web.Response:
+    """The hearing's audit timeline."""
+    state = app_state(request)
+    hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
+    events = await state.store.list_events(hearing.id)
+    return web.json_response({"events": [e.to_json() for e in events]})

@@ -1,0 +1,129 @@
+"""The composition root: builds the aiohttp application and wires every part together."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+from aiohttp import WSCloseCode, web
+from aiohttp.typedefs import Handler
+
+from signaling.audit import AuditTrail
+from signaling.errors import InternalError, NotFound, QashyqError, RequestTooLarge
+from signaling.hearing_rooms import HearingRooms
+from signaling.links import LinkPolicy, LinkSigner
+from signaling.store_opening import open_store
+
+from . import admin_api
+from .admin_tokens import check_bearer
+from .config import Settings
+from .error_codes import http_status
+from .metrics import metrics_endpoint
+from .pages import SECURITY_HEADERS, add_page_routes
+from .state import STATE_KEY, AppState
+from .ws_endpoint import signaling_socket
+
+log = logging.getLogger(__name__)
+
+OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
+# Readable without a token: the API's own description.
+PUBLIC_API_PATHS = frozenset({"/api/openapi.json"})
+
+
+def _error_response(error: QashyqError) -> web.Response:
+    return web.json_response(error.to_json(), status=http_status(error))
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every API error is JSON with a stable ``code``; pages keep aiohttp's plain errors."""
+    try:
+        return await handler(request)
+    except QashyqError as error:
+        return _error_response(error)
+    except web.HTTPRequestEntityTooLarge:
+        return _error_response(RequestTooLarge("the request body is too large"))
+    except web.HTTPException as exc:
+        if not request.path.startswith("/api/") or exc.status < 400:
+            raise
+        if exc.status == 404:
+            return _error_response(NotFound("no such API endpoint"))
+        return web.json_response(
+            {"code": f"http_{exc.status}", "message": exc.reason}, status=exc.status
+        )
+    except Exception:
+        log.exception("request %s %s failed", request.method, request.path)
+        if request.path.startswith("/api/"):
+            return _error_response(InternalError("the server failed; the error is logged"))
+        raise
+
+
+@web.middleware
+async def admin_auth_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Every admin endpoint (``/api/*``, ``/metrics``) needs a bearer admin token."""
+    path = request.path
+    if (path.startswith("/api/") or path == "/metrics") and path not in PUBLIC_API_PATHS:
+        await check_bearer(request.app[STATE_KEY].store, request.headers.get("Authorization"))
+    return await handler(request)
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.path.startswith("/api/") or request.path == "/metrics":
+        response.headers.setdefault("Cache-Control", "no-store")
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    """The admin API's OpenAPI 3.1 description."""
+    return web.json_response(json.loads(OPENAPI_PATH.read_text()))
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The aiohttp application for these settings; resources open on startup."""
+    app = web.Application(
+        middlewares=[error_middleware, admin_auth_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        store = await open_store(settings.data_dir, settings.redis_url)
+        try:
+            audit = AuditTrail(store)
+            links = LinkSigner(
+                await store.secret("link-signing"),
+                LinkPolicy(
+                    opens_before_start=timedelta(minutes=settings.link_opens_minutes),
+                    closes_after_end=timedelta(minutes=settings.link_closes_minutes),
+                ),
+            )
+            rooms = HearingRooms(store, audit, links)
+            app[STATE_KEY] = AppState(settings, store, audit, rooms, set())
+            yield
+            await rooms.close()
+        finally:
+            await store.close()
+
+    async def close_sockets(app: web.Application) -> None:
+        for ws in list(app[STATE_KEY].sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+    app.cleanup_ctx.append(resources)
+    app.on_shutdown.append(close_sockets)
+    app.on_response_prepare.append(_security_headers)
+    app.router.add_get("/api/openapi.json", openapi_document)
+    app.router.add_get("/ws", signaling_socket)
+    app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_get("/healthz", _health)
+    app.router.add_routes(admin_api.routes)
+    add_page_routes(app)
+    return app
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})

@@ -1,0 +1,1 @@
+"""Qashyq signaling."""

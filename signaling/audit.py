@@ -1,0 +1,31 @@
+"""The audit timeline: every event of a hearing, with a timestamp, kept in the store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from .model import AuditEvent, utc_now
+from .store import HearingStore
+
+log = logging.getLogger(__name__)
+
+ADMIN_ACTOR = "admin"
+
+
+class AuditTrail:
+    """Appends audit events for hearings; the store keeps them for ever."""
+
+    def __init__(self, store: HearingStore, clock: Callable[[], datetime] = utc_now) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def record(self, hearing_id: str, kind: str, actor: str, **data: Any) -> AuditEvent:
+        """Append one event; ``actor`` is a participant id or ``admin``."""
+        event = AuditEvent(hearing_id=hearing_id, at=self._clock(), kind=kind, actor=actor,
+                           data=data)
+        await self._store.append_event(event)
+        log.info("hearing %s: %s by %s", hearing_id, kind, actor)
+        return event

@@ -1,0 +1,163 @@
+"""Typed errors of the hearing domain.
+
+Every failure a user can cause has a class here with a stable ``code``; the edge
+(``server/error_codes.py``) maps each class to an HTTP status and a WebSocket close
+code in one table, so no handler invents its own numbers::
+
+    QashyqError
+    ├── InvalidRequest          bad input: unknown field, wrong type, impossible date
+    │   └── ProtocolViolation   a signaling message that breaks the protocol
+    ├── RequestTooLarge         a body or message over the size limit
+    │   └── MessageTooLarge
+    ├── NotAuthenticated        no or wrong admin token
+    ├── LinkError               a participant link that cannot be used
+    │   ├── LinkInvalid         bad signature, malformed, expired, alg none
+    │   ├── LinkRevoked         the clerk revoked it
+    │   ├── TooEarly            before the join window opens (carries the start time)
+    │   └── HearingEnded        the hearing is over
+    ├── Forbidden               the role may not do that
+    ├── NotFound
+    ├── Conflict                e.g. adding a participant to an ended hearing
+    ├── Removed                 a host removed the participant
+    ├── SlowClient              the client did not read its messages in time
+    ├── HandshakeTimeout        no hello in time
+    └── InternalError           a bug on our side; logged, the page is told to rejoin
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+class QashyqError(Exception):
+    """Base of every error Qashyq reports to a user; ``code`` is stable across releases."""
+
+    code = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON body sent to clients: a stable code and a human message."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class InvalidRequest(QashyqError):
+    """The request is malformed or violates a rule; nothing was stored."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        if code is not None:
+            self.code = code
+
+
+class ProtocolViolation(InvalidRequest):
+    """A signaling message broke the protocol (handshake, schema)."""
+
+    code = "protocol_error"
+
+
+class RequestTooLarge(QashyqError):
+    """A request body over the configured limit."""
+
+    code = "too_large"
+
+
+class MessageTooLarge(RequestTooLarge):
+    """A signaling message over the configured limit."""
+
+    code = "message_too_large"
+
+
+class NotAuthenticated(QashyqError):
+    """No admin token, or a token that is not known."""
+
+    code = "not_authenticated"
+
+
+class LinkError(QashyqError):
+    """A participant link that cannot be used to join."""
+
+    code = "link_error"
+
+
+class LinkInvalid(LinkError):
+    """The link's token is malformed, wrongly signed, expired or for nothing we know."""
+
+    code = "link_invalid"
+
+
+class LinkRevoked(LinkError):
+    """The clerk revoked this participant's link."""
+
+    code = "link_revoked"
+
+
+class TooEarly(LinkError):
+    """The join window has not opened yet."""
+
+    code = "too_early"
+
+    def __init__(self, starts_at: datetime, opens_at: datetime) -> None:
+        super().__init__(
+            f"the hearing starts at {starts_at.isoformat()}; the link opens at "
+            f"{opens_at.isoformat()}",
+            starts_at=starts_at.isoformat(),
+            opens_at=opens_at.isoformat(),
+        )
+
+
+class HearingEnded(LinkError):
+    """The hearing is over; nobody can join it any more."""
+
+    code = "hearing_ended"
+
+
+class Forbidden(QashyqError):
+    """The participant's role does not allow this action."""
+
+    code = "forbidden"
+
+
+class NotFound(QashyqError):
+    """No such hearing, participant or recording."""
+
+    code = "not_found"
+
+
+class Conflict(QashyqError):
+    """The action does not fit the current state (e.g. the hearing has ended)."""
+
+    code = "conflict"
+
+
+class Removed(QashyqError):
+    """A host removed the participant from the hearing."""
+
+    code = "removed"
+
+
+class SlowClient(QashyqError):
+    """The client did not keep up with its messages and was dropped."""
+
+    code = "slow_client"
+
+
+class HandshakeTimeout(ProtocolViolation):
+    """The client did not say hello in time."""
+
+    code = "handshake_timeout"
+
+
+class InternalError(QashyqError):
+    """Something failed on the server's side; details are in the server log only."""
+
+    code = "internal_error"

@@ -1,0 +1,253 @@
+"""One participant's signaling session: handshake, then messages until the page goes.
+
+The session is written against ``Connection``, not a WebSocket library; the server adapts
+its WebSocket to it and maps the typed error that ended the session to a close code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any, Protocol
+
+from .errors import (
+    HandshakeTimeout,
+    InternalError,
+    MessageTooLarge,
+    ProtocolViolation,
+    QashyqError,
+    SlowClient,
+)
+from .hearing_room import HearingRoom, Seat
+from .hearing_rooms import HearingRooms
+from .model import Participant
+from .protocol import PROTOCOL_VERSION, ClientMessage, parse_client_message
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_S = 10.0
+OUTBOX_LIMIT = 256
+SEND_TIMEOUT_S = 10.0
+
+
+class Connection(Protocol):
+    """A message channel to one page (a WebSocket, adapted by the server)."""
+
+    async def receive(self) -> str | bytes | None:
+        """The next frame, or None once the page has gone; may raise ``MessageTooLarge``."""
+
+    async def send(self, text: str) -> None:
+        """Send one frame."""
+
+    async def close(self, error: QashyqError | None) -> None:
+        """Close, telling the page why (None: a normal close)."""
+
+
+_Close = object()
+
+
+class ParticipantSession:
+    """Drives one page from hello to close; implements the room's ``RoomMember``."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        rooms: HearingRooms,
+        ice_servers: list[dict[str, Any]] | None = None,
+        heartbeat_s: float = 20.0,
+        hello_timeout_s: float = HELLO_TIMEOUT_S,
+    ) -> None:
+        self._conn = connection
+        self._rooms = rooms
+        self._ice_servers = ice_servers or []
+        self._heartbeat_s = heartbeat_s
+        self._hello_timeout_s = hello_timeout_s
+        self._outbox: asyncio.Queue[dict[str, Any] | object] = asyncio.Queue(OUTBOX_LIMIT)
+        self._participant: Participant | None = None
+        self._room: HearingRoom | None = None
+        self._end_error: QashyqError | None = None
+        self._closing = False
+
+    @property
+    def participant(self) -> Participant:
+        """The participant, once the handshake has passed."""
+        assert self._participant is not None
+        return self._participant
+
+    # ---- RoomMember ----------------------------------------------------------------------
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a message; a page that lets OUTBOX_LIMIT messages pile up is dropped."""
+        if self._closing:
+            return
+        try:
+            self._outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.terminate(SlowClient("the connection could not keep up and was closed"))
+
+    def terminate(self, error: QashyqError) -> None:
+        """Send the error frame after what is queued, then close with the error's code."""
+        if self._closing:
+            return
+        self._closing = True
+        self._end_error = error
+        self._put_close({"type": "error", "fatal": True, **error.to_json()})
+
+    def _put_close(self, *frames: dict[str, Any]) -> None:
+        if self._outbox.qsize() > OUTBOX_LIMIT - 1 - len(frames):
+            # The page is not reading; what it has not read is dropped so the reason fits.
+            while not self._outbox.empty():
+                self._outbox.get_nowait()
+        for frame in frames:
+            self._outbox.put_nowait(frame)
+        self._outbox.put_nowait(_Close)
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the page until it leaves or is closed; never raises for bad input."""
+        writer = asyncio.create_task(self._write_loop(), name="session-writer")
+        try:
+            await self._serve()
+        except QashyqError as error:
+            self.terminate(error)
+        except Exception:
+            log.exception("signaling session failed")
+            self.terminate(InternalError("the server failed; please rejoin"))
+        finally:
+            if self._room is not None and self._participant is not None:
+                try:
+                    await self._room.leave(self)
+                except Exception:  # leaving must not mask how the session ended
+                    log.exception("leaving hearing %s failed", self._room.hearing.id)
+            if not self._closing:
+                self._closing = True
+                self._put_close()
+            try:
+                # Let queued frames (the reason for a close above all) reach the page.
+                await asyncio.wait_for(writer, SEND_TIMEOUT_S + 1)
+            except TimeoutError:
+                pass
+            finally:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
+                await self._conn.close(self._end_error)
+
+    async def _serve(self) -> None:
+        hello = await self._receive_hello()
+        hearing, participant = await self._rooms.admit_link(hello.fields["token"])
+        self._participant = participant
+        room = self._rooms.room_for(hearing)
+        seat = await room.join(self)
+        self._room = room
+        self.send(self._welcome(room, participant, seat))
+        if seat is Seat.ADMITTED:
+            await room.start_media(self)
+        while not self._closing:
+            frame = await self._conn.receive()
+            if frame is None:
+                return
+            await self._handle_frame(room, frame)
+
+    async def _receive_hello(self) -> ClientMessage:
+        try:
+            frame = await asyncio.wait_for(self._conn.receive(), self._hello_timeout_s)
+        except TimeoutError:
+            raise HandshakeTimeout(
+                f"no hello within {self._hello_timeout_s:g} seconds"
+            ) from None
+        if frame is None:
+            raise ProtocolViolation("the connection closed before hello")
+        message = parse_client_message(frame)
+        if message.type != "hello":
+            raise ProtocolViolation("the first message must be hello")
+        if message.fields["protocol"] != PROTOCOL_VERSION:
+            raise ProtocolViolation(
+                f"this server speaks protocol {PROTOCOL_VERSION}; reload the page",
+                code="protocol_version",
+            )
+        return message
+
+    def _welcome(self, room: HearingRoom, participant: Participant, seat: Seat) -> dict[str, Any]:
+        hearing = room.hearing
+        return {
+            "type": "welcome",
+            "you": {
+                "id": participant.id,
+                "display_name": participant.display_name,
+                "role": participant.role.value,
+                "state": seat.value,
+            },
+            "hearing": {
+                "id": hearing.id,
+                "case_number": hearing.case_number,
+                "title": hearing.title,
+                "kind": hearing.kind.value,
+                "language": hearing.language.value,
+                "starts_at": hearing.starts_at.isoformat(),
+                "ends_at": hearing.ends_at.isoformat(),
+                "state": room.state.value,
+            },
+            "permissions": room.permissions(participant),
+            "roster": room.roster(for_host=participant.role.is_host)
+            if seat is Seat.ADMITTED
+            else [],
+            "ice_servers": self._ice_servers,
+            "heartbeat_s": self._heartbeat_s,
+        }
+
+    async def _handle_frame(self, room: HearingRoom, frame: str | bytes) -> None:
+        try:
+            message = parse_client_message(frame)
+            await self._dispatch(room, message)
+        except MessageTooLarge:
+            raise
+        except QashyqError as error:
+            self.send({"type": "error", "fatal": False, **error.to_json()})
+
+    async def _dispatch(self, room: HearingRoom, message: ClientMessage) -> None:
+        kind = message.type
+        if kind == "ping":
+            self.send({"type": "pong"})
+        elif kind == "hello":
+            raise ProtocolViolation("hello was already received", code="bad_message")
+        elif kind == "hand":
+            await room.raise_hand(self, message.bool_field("raised"))
+        elif kind == "chat":
+            await room.chat(self, message.str_field("text"))
+        elif kind == "media_state":
+            await room.set_media_state(
+                self, message.bool_field("audio"), message.bool_field("video")
+            )
+        elif kind == "answer":
+            await room.apply_answer(self, message.str_field("sdp"))
+        elif kind == "admit":
+            await room.admit(self, message.str_field("participant_id"))
+        elif kind == "deny":
+            await room.deny(self, message.str_field("participant_id"))
+        elif kind == "mute":
+            await room.mute(self, message.str_field("participant_id"), message.bool_field("muted"))
+        elif kind == "remove":
+            await room.remove(self, message.str_field("participant_id"))
+        elif kind == "end":
+            await self._rooms.end(room.hearing.id, self)
+
+    async def _write_loop(self) -> None:
+        """Send queued messages in order; closing the connection also ends the reader."""
+        while True:
+            item = await self._outbox.get()
+            if item is _Close:
+                await self._conn.close(self._end_error)
+                return
+            try:
+                await asyncio.wait_for(
+                    self._conn.send(json.dumps(item, separators=(",", ":"))), SEND_TIMEOUT_S
+                )
+            except TimeoutError:
+                self._closing = True
+                self._end_error = SlowClient("the connection could not keep up and was closed")
+                await self._conn.close(self._end_error)
+                return

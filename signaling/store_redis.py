@@ -1,0 +1,251 @@
+"""``RedisStore``: the hearing store in Redis, used when ``REDIS_URL`` is set.
+
+Keys (``P`` is the prefix, ``qashyq:`` by default)::
+
+    P hearings                      hash   hearing id -> hearing JSON
+    P hearings:by_start             zset   hearing id, scored by start (epoch microseconds)
+    P hearing:<id>:participants     list   participant ids in the order added
+    P hearing:<id>:participant      hash   participant id -> participant JSON
+    P hearing:<id>:events           list   event JSON in the order appended
+    P admin_tokens                  hash   token hash -> creation time (ISO 8601)
+    P secret:<name>                 string the secret's bytes
+
+Writes that must check one key and change another run as Lua scripts, which Redis executes
+atomically: a reader never sees a hearing in the hash but not in the start index, nor a
+participant's JSON without its place in the order list, and a check such as "the hearing
+exists" cannot be invalidated between the check and the write.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from .errors import Conflict, NotFound
+from .model import AuditEvent, Hearing, Participant
+from .store_embedded import epoch_microseconds
+
+DEFAULT_PREFIX = "qashyq:"
+
+# Script replies: 0 done, 1 the thing to check is absent, 2 it already exists.
+_OK, _ABSENT, _EXISTS = 0, 1, 2
+
+# KEYS: hearings hash, start index. ARGV: id, json, start score.
+_ADD_HEARING = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 2 end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 0
+"""
+
+# KEYS: hearings hash, start index. ARGV: id, json, start score.
+_SAVE_HEARING = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 0
+"""
+
+# KEYS: hearings hash, order list, participant hash. ARGV: hearing id, participant id, json.
+_ADD_PARTICIPANT = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 1 end
+if redis.call('HSETNX', KEYS[3], ARGV[2], ARGV[3]) == 0 then return 2 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return 0
+"""
+
+# KEYS: participant hash. ARGV: participant id, json.
+_SAVE_PARTICIPANT = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 0
+"""
+
+
+def _dumps(body: object) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def _loads(raw: bytes | str) -> Any:
+    return json.loads(raw)
+
+
+class RedisStore:
+    """The ``HearingStore`` contract on Redis; open with :meth:`open`."""
+
+    def __init__(self, client: Redis, prefix: str = DEFAULT_PREFIX) -> None:
+        """Wrap a client that returns bytes (``decode_responses=False``); see :meth:`open`."""
+        self._redis = client
+        # redis-py types each command as "Awaitable[T] | T" (one signature for the sync and
+        # async clients), which mypy refuses to await; commands go through this Any seam.
+        self._commands: Any = client
+        self._prefix = prefix
+        self._closed = False
+        self._add_hearing = client.register_script(_ADD_HEARING)
+        self._save_hearing = client.register_script(_SAVE_HEARING)
+        self._add_participant = client.register_script(_ADD_PARTICIPANT)
+        self._save_participant = client.register_script(_SAVE_PARTICIPANT)
+
+    @classmethod
+    async def open(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisStore:
+        """Connect to ``url`` (e.g. ``redis://host:6379/0``) and check it answers."""
+        # Bytes, not decoded text: secrets are arbitrary bytes.
+        client = Redis.from_url(url, decode_responses=False)
+        commands: Any = client  # the typing seam explained in __init__
+        try:
+            await commands.ping()
+        except BaseException:
+            await client.aclose()
+            raise
+        return cls(client, prefix)
+
+    def _key(self, *parts: str) -> str:
+        return self._prefix + ":".join(parts)
+
+    def _hearings(self) -> str:
+        return self._key("hearings")
+
+    def _by_start(self) -> str:
+        return self._key("hearings", "by_start")
+
+    def _order(self, hearing_id: str) -> str:
+        return self._key("hearing", hearing_id, "participants")
+
+    def _participants(self, hearing_id: str) -> str:
+        return self._key("hearing", hearing_id, "participant")
+
+    def _events(self, hearing_id: str) -> str:
+        return self._key("hearing", hearing_id, "events")
+
+    def _client(self) -> Any:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        return self._commands
+
+    async def add_hearing(self, hearing: Hearing) -> None:
+        """Store a new hearing; raise ``Conflict`` if its id exists."""
+        self._client()
+        reply = await self._add_hearing(
+            keys=[self._hearings(), self._by_start()],
+            args=[hearing.id, _dumps(hearing.to_json()), epoch_microseconds(hearing.starts_at)],
+        )
+        if int(reply) == _EXISTS:
+            raise Conflict(f"hearing {hearing.id} already exists", hearing_id=hearing.id)
+
+    async def get_hearing(self, hearing_id: str) -> Hearing | None:
+        """The hearing, or None."""
+        raw = await self._client().hget(self._hearings(), hearing_id)
+        return None if raw is None else Hearing.from_json(_loads(raw))
+
+    async def list_hearings(
+        self, starts_from: datetime | None = None, starts_before: datetime | None = None
+    ) -> list[Hearing]:
+        """Hearings whose start lies in ``[starts_from, starts_before)``, earliest first."""
+        client = self._client()
+        low = "-inf" if starts_from is None else str(epoch_microseconds(starts_from))
+        # "(" makes the upper bound exclusive.
+        high = "+inf" if starts_before is None else f"({epoch_microseconds(starts_before)}"
+        # Equal scores come back ordered by member (the id), as in the embedded store.
+        ids: list[bytes] = await client.zrangebyscore(self._by_start(), low, high)
+        if not ids:
+            return []
+        bodies: list[bytes | None] = await client.hmget(self._hearings(), ids)
+        # add_hearing writes the hash and the index atomically and nothing deletes, so a
+        # missing body cannot happen; skipping keeps a hand-edited database readable.
+        return [Hearing.from_json(_loads(body)) for body in bodies if body is not None]
+
+    async def save_hearing(self, hearing: Hearing) -> None:
+        """Replace an existing hearing (e.g. when it ends); raise ``NotFound`` if absent."""
+        self._client()
+        reply = await self._save_hearing(
+            keys=[self._hearings(), self._by_start()],
+            args=[hearing.id, _dumps(hearing.to_json()), epoch_microseconds(hearing.starts_at)],
+        )
+        if int(reply) == _ABSENT:
+            raise NotFound(f"no hearing {hearing.id}", hearing_id=hearing.id)
+
+    async def add_participant(self, participant: Participant) -> None:
+        """Store a new participant; raise ``NotFound`` if the hearing is absent.
+
+        Raises ``Conflict`` if the hearing already has a participant with that id.
+        """
+        self._client()
+        hearing_id = participant.hearing_id
+        reply = int(
+            await self._add_participant(
+                keys=[self._hearings(), self._order(hearing_id), self._participants(hearing_id)],
+                args=[hearing_id, participant.id, _dumps(participant.to_json())],
+            )
+        )
+        if reply == _ABSENT:
+            raise NotFound(f"no hearing {hearing_id}", hearing_id=hearing_id)
+        if reply == _EXISTS:
+            raise Conflict(
+                f"participant {participant.id} already exists", participant_id=participant.id
+            )
+
+    async def get_participant(self, hearing_id: str, participant_id: str) -> Participant | None:
+        """The participant of that hearing, or None."""
+        raw = await self._client().hget(self._participants(hearing_id), participant_id)
+        return None if raw is None else Participant.from_json(_loads(raw))
+
+    async def list_participants(self, hearing_id: str) -> list[Participant]:
+        """The hearing's participants in the order they were added."""
+        client = self._client()
+        ids: list[bytes] = await client.lrange(self._order(hearing_id), 0, -1)
+        if not ids:
+            return []
+        bodies: list[bytes | None] = await client.hmget(self._participants(hearing_id), ids)
+        return [Participant.from_json(_loads(body)) for body in bodies if body is not None]
+
+    async def save_participant(self, participant: Participant) -> None:
+        """Replace an existing participant (e.g. when revoked); raise ``NotFound`` if absent."""
+        self._client()
+        reply = await self._save_participant(
+            keys=[self._participants(participant.hearing_id)],
+            args=[participant.id, _dumps(participant.to_json())],
+        )
+        if int(reply) == _ABSENT:
+            raise NotFound(
+                f"no participant {participant.id} in hearing {participant.hearing_id}",
+                participant_id=participant.id,
+            )
+
+    async def append_event(self, event: AuditEvent) -> None:
+        """Append to the hearing's audit timeline; events are never changed or removed."""
+        await self._client().rpush(self._events(event.hearing_id), _dumps(event.to_json()))
+
+    async def list_events(self, hearing_id: str) -> list[AuditEvent]:
+        """The hearing's audit timeline in the order appended."""
+        bodies: list[bytes] = await self._client().lrange(self._events(hearing_id), 0, -1)
+        return [AuditEvent.from_json(_loads(body)) for body in bodies]
+
+    async def add_admin_token(self, token_hash: str, created_at: datetime) -> None:
+        """Remember the hash of an admin token (never the token itself)."""
+        # HSETNX: re-adding a known hash keeps the first creation time.
+        await self._client().hsetnx(self._key("admin_tokens"), token_hash, created_at.isoformat())
+
+    async def has_admin_token(self, token_hash: str) -> bool:
+        """True if an admin token with this hash was issued."""
+        return bool(await self._client().hexists(self._key("admin_tokens"), token_hash))
+
+    async def secret(self, name: str, factory_bytes: int = 32) -> bytes:
+        """The named server secret, created at random on first use and kept for ever."""
+        client = self._client()
+        key = self._key("secret", name)
+        # SET NX then GET: whichever node sets first wins; everyone reads the winner's bytes.
+        await client.set(key, os.urandom(factory_bytes), nx=True)
+        value: bytes | None = await client.get(key)
+        if value is None:
+            raise RuntimeError(f"secret {name} vanished from Redis right after it was set")
+        return bytes(value)
+
+    async def close(self) -> None:
+        """Close the connection pool; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._redis.aclose()

@@ -1,0 +1,6 @@
+"""Shared fixtures; each real component (Redis, Chromium, the server) lives in its own plugin."""
+
+pytest_plugins = [
+    "tests.fixtures.redis_server",
+    "tests.fixtures.app_server",
+]

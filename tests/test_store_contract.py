@@ -1,0 +1,361 @@
+"""The ``HearingStore`` contract, run against every backend (SQLite and a real Redis)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from signaling.errors import Conflict, NotFound
+from signaling.model import (
+    AuditEvent,
+    Hearing,
+    HearingKind,
+    Language,
+    Participant,
+    Role,
+    VideoCodec,
+    new_id,
+)
+from signaling.store import HearingStore
+from signaling.store_embedded import EmbeddedStore
+from signaling.store_redis import RedisStore
+
+StoreOpener = Callable[[], Awaitable[HearingStore]]
+
+ALMATY = timezone(timedelta(hours=5))
+BASE = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreOpener:
+    """Opens a store of the parametrized backend; every call opens the same database."""
+    if request.param == "embedded":
+        data_dir = tmp_path / "data"
+
+        async def open_embedded() -> HearingStore:
+            return await EmbeddedStore.open(data_dir)
+
+        return open_embedded
+    # Requested only for the Redis case, so the SQLite half runs without a redis-server.
+    url: str = request.getfixturevalue("fresh_redis_url")
+
+    async def open_redis() -> HearingStore:
+        return await RedisStore.open(url, prefix="qashyq-test:")
+
+    return open_redis
+
+
+@pytest.fixture
+async def store(open_backend: StoreOpener) -> AsyncIterator[HearingStore]:
+    """A fresh, empty store of each backend, closed after the test."""
+    opened = await open_backend()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def make_hearing(
+    starts_at: datetime = BASE, *, hearing_id: str | None = None, **changes: object
+) -> Hearing:
+    """A valid hearing; ``changes`` override any field."""
+    hearing = Hearing(
+        id=hearing_id or new_id("h"),
+        case_number="2-1234/2025",
+        title="Иск о взыскании — Талапкер Н.",
+        kind=HearingKind.COURT,
+        starts_at=starts_at,
+        duration_minutes=90,
+        language=Language.KK,
+        created_at=datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=UTC),
+    )
+    return dataclasses.replace(hearing, **changes)  # type: ignore[arg-type]
+
+
+def make_participant(
+    hearing_id: str, name: str = "Айгерим", role: Role = Role.LAWYER
+) -> Participant:
+    """A valid participant of ``hearing_id``."""
+    return Participant(
+        id=new_id("p"),
+        hearing_id=hearing_id,
+        display_name=name,
+        role=role,
+        created_at=datetime(2025, 3, 2, 8, 0, tzinfo=ALMATY),
+    )
+
+
+def make_event(hearing_id: str, kind: str, minute: int = 0) -> AuditEvent:
+    """An audit event of ``hearing_id``."""
+    return AuditEvent(
+        hearing_id=hearing_id,
+        at=BASE + timedelta(minutes=minute),
+        kind=kind,
+        actor="clerk",
+        data={"minute": minute, "note": "сот отырысы"},
+    )
+
+
+# Hearings
+
+
+async def test_hearing_roundtrip_keeps_every_field(store: HearingStore) -> None:
+    hearing = make_hearing(
+        datetime(2025, 3, 10, 14, 0, 0, 500, tzinfo=ALMATY),
+        kind=HearingKind.MEDIATION,
+        language=Language.RU,
+        video_codec=VideoCodec.H264,
+        ended_at=datetime(2025, 3, 10, 15, 45, tzinfo=ALMATY),
+    )
+    await store.add_hearing(hearing)
+
+    got = await store.get_hearing(hearing.id)
+
+    assert got == hearing
+    assert got is not None
+    assert got.starts_at.utcoffset() == timedelta(hours=5)
+    assert got.ended_at is not None and got.ended_at.utcoffset() == timedelta(hours=5)
+
+
+async def test_get_unknown_hearing_is_none(store: HearingStore) -> None:
+    assert await store.get_hearing("h_missing") is None
+
+
+async def test_adding_a_hearing_twice_is_a_conflict(store: HearingStore) -> None:
+    hearing = make_hearing()
+    await store.add_hearing(hearing)
+
+    with pytest.raises(Conflict):
+        await store.add_hearing(dataclasses.replace(hearing, title="Another title"))
+
+    assert await store.get_hearing(hearing.id) == hearing
+    assert await store.list_hearings() == [hearing]
+
+
+async def test_list_hearings_filters_start_in_half_open_range_earliest_first(
+    store: HearingStore,
+) -> None:
+    before = make_hearing(BASE - timedelta(microseconds=1))
+    at_start = make_hearing(BASE)
+    inside = make_hearing(BASE + timedelta(hours=2))
+    at_end = make_hearing(BASE + timedelta(hours=4))
+    # Added out of order so the ordering comes from the store, not from insertion.
+    for hearing in (inside, at_end, before, at_start):
+        await store.add_hearing(hearing)
+
+    listed = await store.list_hearings(BASE, BASE + timedelta(hours=4))
+
+    assert listed == [at_start, inside]
+    assert await store.list_hearings() == [before, at_start, inside, at_end]
+    assert await store.list_hearings(starts_from=BASE + timedelta(hours=2)) == [inside, at_end]
+    assert await store.list_hearings(starts_before=BASE) == [before]
+
+
+async def test_list_hearings_compares_instants_not_local_clock_times(
+    store: HearingStore,
+) -> None:
+    # 12:00 at +05:00 is 07:00 UTC: before a 09:00 UTC bound although "12" > "09".
+    almaty_noon = make_hearing(datetime(2025, 3, 10, 12, 0, tzinfo=ALMATY))
+    utc_eight = make_hearing(datetime(2025, 3, 10, 8, 0, tzinfo=UTC))
+    await store.add_hearing(utc_eight)
+    await store.add_hearing(almaty_noon)
+
+    assert await store.list_hearings() == [almaty_noon, utc_eight]
+    assert await store.list_hearings(starts_before=BASE) == [almaty_noon, utc_eight]
+    assert await store.list_hearings(starts_from=datetime(2025, 3, 10, 7, 30, tzinfo=UTC)) == [
+        utc_eight
+    ]
+    # Bounds given in an offset are instants too: 12:00+05:00 is exactly the hearing's start.
+    assert await store.list_hearings(
+        starts_from=datetime(2025, 3, 10, 12, 0, tzinfo=ALMATY),
+        starts_before=datetime(2025, 3, 10, 13, 0, 0, 1, tzinfo=ALMATY),
+    ) == [almaty_noon, utc_eight]
+
+
+async def test_list_hearings_on_empty_store_and_empty_range(store: HearingStore) -> None:
+    assert await store.list_hearings() == []
+    await store.add_hearing(make_hearing())
+    assert await store.list_hearings(BASE + timedelta(days=1), BASE + timedelta(days=2)) == []
+
+
+async def test_save_hearing_replaces_and_moves_it_in_the_range_index(
+    store: HearingStore,
+) -> None:
+    hearing = make_hearing()
+    await store.add_hearing(hearing)
+    moved = dataclasses.replace(hearing, starts_at=BASE + timedelta(days=1))
+    ended = moved.ended(BASE + timedelta(days=1, hours=1))
+
+    await store.save_hearing(ended)
+
+    assert await store.get_hearing(hearing.id) == ended
+    assert await store.list_hearings(BASE, BASE + timedelta(hours=1)) == []
+    assert await store.list_hearings(starts_from=BASE + timedelta(days=1)) == [ended]
+
+
+async def test_save_unknown_hearing_is_not_found(store: HearingStore) -> None:
+    with pytest.raises(NotFound):
+        await store.save_hearing(make_hearing())
+
+    assert await store.list_hearings() == []
+
+
+# Participants
+
+
+async def test_participants_are_listed_in_the_order_added(store: HearingStore) -> None:
+    hearing = make_hearing()
+    await store.add_hearing(hearing)
+    # Ids are random, so the order cannot come from sorting them.
+    people = [
+        make_participant(hearing.id, "Судья", Role.JUDGE),
+        make_participant(hearing.id, "Истец", Role.PLAINTIFF),
+        make_participant(hearing.id, "Адвокат", Role.LAWYER),
+        make_participant(hearing.id, "Наблюдатель", Role.OBSERVER),
+    ]
+    for person in people:
+        await store.add_participant(person)
+
+    assert await store.list_participants(hearing.id) == people
+    assert await store.get_participant(hearing.id, people[2].id) == people[2]
+
+
+async def test_participant_roundtrip_keeps_link_and_revocation(store: HearingStore) -> None:
+    hearing = make_hearing()
+    await store.add_hearing(hearing)
+    person = make_participant(hearing.id)
+    await store.add_participant(person)
+    revoked = dataclasses.replace(person, revoked_at=datetime(2025, 3, 10, 9, 30, tzinfo=ALMATY))
+
+    await store.save_participant(revoked)
+
+    got = await store.get_participant(hearing.id, person.id)
+    assert got == revoked
+    assert got is not None and got.revoked and got.link_id == person.link_id
+    assert await store.list_participants(hearing.id) == [revoked]
+
+
+async def test_saving_keeps_the_participant_in_place(store: HearingStore) -> None:
+    hearing = make_hearing()
+    await store.add_hearing(hearing)
+    first, second, third = (make_participant(hearing.id, name) for name in ("А", "Б", "В"))
+    for person in (first, second, third):
+        await store.add_participant(person)
+    revoked = dataclasses.replace(second, revoked_at=BASE)
+
+    await store.save_participant(revoked)
+
+    assert await store.list_participants(hearing.id) == [first, revoked, third]
+
+
+async def test_add_participant_to_unknown_hearing_is_not_found(store: HearingStore) -> None:
+    with pytest.raises(NotFound):
+        await store.add_participant(make_participant("h_missing"))
+
+    assert await store.list_participants("h_missing") == []
+
+
+async def test_adding_a_participant_twice_is_a_conflict(store: HearingStore) -> None:
+    hearing = make_hearing()
+    await store.add_hearing(hearing)
+    person = make_participant(hearing.id)
+    await store.add_participant(person)
+
+    with pytest.raises(Conflict):
+        await store.add_participant(dataclasses.replace(person, display_name="Someone else"))
+
+    assert await store.list_participants(hearing.id) == [person]
+
+
+async def test_save_unknown_participant_is_not_found(store: HearingStore) -> None:
+    hearing = make_hearing()
+    await store.add_hearing(hearing)
+
+    with pytest.raises(NotFound):
+        await store.save_participant(make_participant(hearing.id))
+
+    assert await store.list_participants(hearing.id) == []
+
+
+async def test_participants_belong_to_their_hearing(store: HearingStore) -> None:
+    one, other = make_hearing(), make_hearing()
+    await store.add_hearing(one)
+    await store.add_hearing(other)
+    person = make_participant(one.id)
+    await store.add_participant(person)
+
+    assert await store.get_participant(other.id, person.id) is None
+    assert await store.get_participant(one.id, "p_missing") is None
+    assert await store.list_participants(other.id) == []
+    # The same id in another hearing is a different participant, not a conflict.
+    twin = dataclasses.replace(person, hearing_id=other.id, display_name="Twin")
+    await store.add_participant(twin)
+    assert await store.get_participant(one.id, person.id) == person
+    assert await store.get_participant(other.id, person.id) == twin
+
+
+# Audit events
+
+
+async def test_events_are_listed_in_the_order_appended_per_hearing(
+    store: HearingStore,
+) -> None:
+    one, other = make_hearing(), make_hearing()
+    await store.add_hearing(one)
+    await store.add_hearing(other)
+    # Later-timestamped first: the timeline order is append order, not time order.
+    one_events = [make_event(one.id, "hearing.opened", 5), make_event(one.id, "joined", 1)]
+    other_events = [make_event(other.id, "hearing.opened", 0)]
+    await store.append_event(one_events[0])
+    await store.append_event(other_events[0])
+    await store.append_event(one_events[1])
+    await store.append_event(one_events[0])
+
+    assert await store.list_events(one.id) == [*one_events, one_events[0]]
+    assert await store.list_events(other.id) == other_events
+    assert await store.list_events("h_missing") == []
+
+
+# Admin tokens and secrets
+
+
+async def test_admin_tokens_are_remembered_by_hash(store: HearingStore) -> None:
+    assert not await store.has_admin_token("a" * 64)
+
+    await store.add_admin_token("a" * 64, BASE)
+    await store.add_admin_token("a" * 64, BASE + timedelta(days=1))
+
+    assert await store.has_admin_token("a" * 64)
+    assert not await store.has_admin_token("b" * 64)
+
+
+async def test_secret_is_created_once_and_stays(store: HearingStore) -> None:
+    first = await store.secret("link-signing")
+    again = await store.secret("link-signing")
+    other = await store.secret("cookie")
+
+    assert len(first) == 32
+    assert isinstance(first, bytes)
+    assert again == first
+    assert other != first
+    assert len(await store.secret("short", factory_bytes=16)) == 16
+    # The size only matters on creation; an existing secret is returned as it is.
+    assert await store.secret("link-signing", factory_bytes=64) == first
+
+
+# Lifecycle
+
+
+async def test_close_is_idempotent(open_backend: StoreOpener) -> None:
+    opened = await open_backend()
+    await opened.add_hearing(make_hearing())
+
+    await opened.close()
+    await opened.close()
+
+    with pytest.raises(RuntimeError):
+        await opened.list_hearings()

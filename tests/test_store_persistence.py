@@ -1,0 +1,190 @@
+"""Everything a store accepted is still there after it is closed and opened again.
+
+For SQLite also after the process is killed outright right after a write returned: a write
+that returned is committed, not waiting in a buffer or an open transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from signaling.model import (
+    AuditEvent,
+    Hearing,
+    HearingKind,
+    Language,
+    Participant,
+    Role,
+    VideoCodec,
+)
+from signaling.store import HearingStore
+from signaling.store_embedded import DB_FILE_NAME, EmbeddedStore
+from signaling.store_opening import open_store
+from signaling.store_redis import RedisStore
+
+StoreOpener = Callable[[], Awaitable[HearingStore]]
+
+ALMATY = timezone(timedelta(hours=5))
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHILD_DEADLINE_SECONDS = 60
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreOpener:
+    """Opens a store of the parametrized backend; every call opens the same database."""
+    if request.param == "embedded":
+        data_dir = tmp_path / "data"
+
+        async def open_embedded() -> HearingStore:
+            return await open_store(data_dir, None)
+
+        return open_embedded
+    url: str = request.getfixturevalue("fresh_redis_url")
+
+    async def open_redis() -> HearingStore:
+        return await open_store(tmp_path / "unused", url)
+
+    return open_redis
+
+
+def _hearing(hearing_id: str, hour: int) -> Hearing:
+    return Hearing(
+        id=hearing_id,
+        case_number=f"2-{hour}/2025",
+        title="Медиация по трудовому спору",
+        kind=HearingKind.MEDIATION,
+        starts_at=datetime(2025, 5, 20, hour, 15, tzinfo=ALMATY),
+        duration_minutes=45,
+        language=Language.RU,
+        video_codec=VideoCodec.H264,
+        created_at=datetime(2025, 5, 1, 10, 0, tzinfo=UTC),
+    )
+
+
+async def test_everything_survives_close_and_reopen(open_backend: StoreOpener) -> None:
+    first = _hearing("h_first", 10)
+    ended = _hearing("h_ended", 9).ended(datetime(2025, 5, 20, 9, 50, tzinfo=ALMATY))
+    mediator = Participant(
+        id="p_mediator",
+        hearing_id=first.id,
+        display_name="Медиатор",
+        role=Role.MEDIATOR,
+        created_at=datetime(2025, 5, 2, tzinfo=UTC),
+    )
+    party = Participant(
+        id="p_party",
+        hearing_id=first.id,
+        display_name="Сторона",
+        role=Role.RESPONDENT,
+        created_at=datetime(2025, 5, 2, tzinfo=UTC),
+    )
+    revoked = dataclasses.replace(party, revoked_at=datetime(2025, 5, 3, tzinfo=UTC))
+    events = [
+        AuditEvent(first.id, datetime(2025, 5, 20, 10, 15, tzinfo=ALMATY), "opened", "system"),
+        AuditEvent(first.id, datetime(2025, 5, 20, 10, 16, tzinfo=ALMATY), "joined", "p_party"),
+    ]
+
+    store = await open_backend()
+    try:
+        await store.add_hearing(first)
+        await store.add_hearing(_hearing("h_ended", 9))
+        await store.save_hearing(ended)
+        await store.add_participant(mediator)
+        await store.add_participant(party)
+        await store.save_participant(revoked)
+        for event in events:
+            await store.append_event(event)
+        await store.add_admin_token("f" * 64, datetime(2025, 5, 1, tzinfo=UTC))
+        secret = await store.secret("link-signing")
+    finally:
+        await store.close()
+
+    reopened = await open_backend()
+    try:
+        assert await reopened.get_hearing(first.id) == first
+        assert await reopened.list_hearings() == [ended, first]
+        assert await reopened.list_hearings(
+            starts_from=datetime(2025, 5, 20, 5, 0, tzinfo=UTC)
+        ) == [first]
+        assert await reopened.list_participants(first.id) == [mediator, revoked]
+        got = await reopened.get_participant(first.id, party.id)
+        assert got is not None and got.revoked
+        assert await reopened.list_events(first.id) == events
+        assert await reopened.has_admin_token("f" * 64)
+        assert await reopened.secret("link-signing") == secret
+    finally:
+        await reopened.close()
+
+
+async def test_open_store_picks_the_backend(tmp_path: Path, redis_url: str) -> None:
+    embedded = await open_store(tmp_path / "data", None)
+    redis = await open_store(tmp_path / "data", redis_url)
+    try:
+        assert isinstance(embedded, EmbeddedStore)
+        assert isinstance(redis, RedisStore)
+        assert (tmp_path / "data" / DB_FILE_NAME).is_file()
+    finally:
+        await embedded.close()
+        await redis.close()
+
+
+# Runs in a child process: write one hearing, report it, then wait to be killed.
+_WRITE_THEN_WAIT = """
+import asyncio, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from signaling.model import AuditEvent
+from signaling.store_embedded import EmbeddedStore
+from tests.test_store_persistence import _hearing
+
+async def main() -> None:
+    store = await EmbeddedStore.open(Path(sys.argv[1]))
+    await store.add_hearing(_hearing("h_killed", 11))
+    await store.append_event(
+        AuditEvent("h_killed", datetime(2025, 5, 20, tzinfo=UTC), "opened", "system")
+    )
+    sys.stdout.write("written\\n")
+    sys.stdout.flush()
+    # Never closes the store: the parent kills us while the connection is open.
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+asyncio.run(main())
+"""
+
+
+async def test_embedded_write_survives_sigkill(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _WRITE_THEN_WAIT,
+        str(data_dir),
+        cwd=REPO_ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(child.stdout.readline(), CHILD_DEADLINE_SECONDS)
+    finally:
+        if child.returncode is None:
+            child.send_signal(signal.SIGKILL)
+        _, stderr = await child.communicate()
+    assert line == b"written\n", stderr.decode(errors="replace")
+    assert child.returncode == -signal.SIGKILL
+
+    store = await EmbeddedStore.open(data_dir)
+    try:
+        assert await store.get_hearing("h_killed") == _hearing("h_killed", 11)
+        assert [event.kind for event in await store.list_events("h_killed")] == ["opened"]
+    finally:
+        await store.close()
