@@ -1,0 +1,136 @@
+"""The WebSocket protocol's edges: handshake, bad frames, size limits, role checks."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from server.config import Settings
+from tests.fixtures.app_server import Api
+from tests.fixtures.signaling_client import SignalingClient
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A short hello timeout keeps the handshake test quick (the default is 10 s)."""
+    return dataclasses.replace(settings, hello_timeout_s=1.0)
+
+
+@pytest.fixture
+async def judge(api: Api) -> AsyncIterator[tuple[SignalingClient, dict[str, Any]]]:
+    hearing = await api.create_hearing()
+    invited = await api.invite(hearing["id"], "judge")
+    client = await SignalingClient.connect(api.http, api.url("/ws"), invited["token"])
+    await client.expect("welcome")
+    yield client, hearing
+    await client.close()
+
+
+async def test_no_hello_closes_after_the_timeout(api: Api) -> None:
+    client = await SignalingClient.connect(api.http, api.url("/ws"))
+    error = await client.expect("error", timeout=5)
+    assert error["code"] == "handshake_timeout"
+    assert await client.closed() == 4400
+
+
+async def test_first_message_must_be_hello(api: Api) -> None:
+    client = await SignalingClient.connect(api.http, api.url("/ws"))
+    await client.send({"type": "chat", "text": "hi"})
+    error = await client.expect("error")
+    assert "hello" in error["message"]
+    assert await client.closed() == 4400
+
+
+async def test_wrong_protocol_version(api: Api) -> None:
+    hearing = await api.create_hearing()
+    invited = await api.invite(hearing["id"], "judge")
+    client = await SignalingClient.connect(api.http, api.url("/ws"), invited["token"], protocol=9)
+    error = await client.expect("error")
+    assert error["code"] == "protocol_version"
+    assert await client.closed() == 4400
+
+
+async def test_malformed_frames_do_not_end_the_session(
+    judge: tuple[SignalingClient, dict[str, Any]],
+) -> None:
+    client, _ = judge
+    bad_frames = ["{not json", "[]", '"hello"', '{"type": 5}', '{"type":"dance"}',
+                  '{"type":"chat"}', '{"type":"chat","text":""}',
+                  '{"type":"hand","raised":"y"}', '{"type":"chat","text":"x","extra":1}',
+                  '{"type":"hello","token":"t","protocol":1}']
+    for frame in bad_frames:
+        await client.ws.send_str(frame)
+        error = await client.expect("error")
+        assert error["fatal"] is False, frame
+        assert error["message"], frame
+    await client.ws.send_bytes(b"\x00\x01")
+    assert (await client.expect("error"))["fatal"] is False
+    await client.send({"type": "ping"})
+    await client.expect("pong")
+    codes = [f["code"] for f in client.frames if f["type"] == "error"]
+    assert codes[:5] == ["bad_json", "bad_message", "bad_message", "unknown_type", "unknown_type"]
+
+
+async def test_oversized_message_closes_with_4413(
+    judge: tuple[SignalingClient, dict[str, Any]],
+) -> None:
+    client, _ = judge
+    await client.send({"type": "chat", "text": "x" * 70_000})
+    error = await client.expect("error")
+    assert error["code"] == "message_too_large"
+    assert await client.closed() == 4413
+
+
+async def test_non_host_cannot_moderate(api: Api) -> None:
+    hearing = await api.create_hearing()
+    judge_link = await api.invite(hearing["id"], "judge")
+    lawyer_link = await api.invite(hearing["id"], "lawyer")
+    witness_link = await api.invite(hearing["id"], "witness")
+    judge = await SignalingClient.connect(api.http, api.url("/ws"), judge_link["token"])
+    await judge.expect("welcome")
+    lawyer = await SignalingClient.connect(api.http, api.url("/ws"), lawyer_link["token"])
+    witness = await SignalingClient.connect(api.http, api.url("/ws"), witness_link["token"])
+    await lawyer.expect("welcome")
+    await witness.expect("welcome")
+    await judge.send({"type": "admit", "participant_id": lawyer_link["id"]})
+    await lawyer.expect("admitted")
+
+    # An admitted lawyer tries every host action; each is refused and nothing changes.
+    for attempt in [
+        {"type": "admit", "participant_id": witness_link["id"]},
+        {"type": "deny", "participant_id": witness_link["id"]},
+        {"type": "mute", "participant_id": judge_link["id"], "muted": True},
+        {"type": "remove", "participant_id": judge_link["id"]},
+        {"type": "end"},
+    ]:
+        await lawyer.send(attempt)
+        error = await lawyer.expect("error")
+        assert (error["code"], error["fatal"]) == ("forbidden", False), attempt
+        assert "lawyer" in error["message"]
+    # Someone waiting in the lobby may not even chat.
+    await witness.send({"type": "chat", "text": "let me in"})
+    assert (await witness.expect("error"))["code"] == "forbidden"
+    _, detail = await api.call("GET", f"/api/hearings/{hearing['id']}")
+    states = {p["id"]: p["state"] for p in detail["participants"]}
+    assert states == {judge_link["id"]: "admitted", lawyer_link["id"]: "admitted",
+                      witness_link["id"]: "lobby"}
+    assert detail["state"] == "open"
+    for c in (judge, lawyer, witness):
+        await c.close()
+
+
+async def test_same_participant_from_a_second_page_replaces_the_first(api: Api) -> None:
+    hearing = await api.create_hearing()
+    link = await api.invite(hearing["id"], "judge")
+    first = await SignalingClient.connect(api.http, api.url("/ws"), link["token"])
+    await first.expect("welcome")
+    second = await SignalingClient.connect(api.http, api.url("/ws"), link["token"])
+    await second.expect("welcome")
+    assert (await first.expect("error"))["code"] == "replaced"
+    assert await first.closed() == 4409
+    await second.send({"type": "ping"})
+    await second.expect("pong")
+    await second.close()
