@@ -207,7 +207,8 @@ class HearingRoom:
                 role=participant.role.value,
                 seat=seat.value,
             )
-        self._broadcast_roster()
+        # The newcomer gets the roster inside its welcome, which must come first.
+        self._broadcast_roster(exclude=member)
         return seat
 
     async def start_media(self, member: RoomMember) -> None:
@@ -394,11 +395,11 @@ class HearingRoom:
         self._require_admitted(actor)
         return actor.participant.id
 
-    def _broadcast_roster(self) -> None:
+    def _broadcast_roster(self, exclude: RoomMember | None = None) -> None:
         host_view = {"type": "roster", "participants": self.roster(for_host=True)}
         public_view = {"type": "roster", "participants": self.roster(for_host=False)}
         for presence in self._present.values():
-            if presence.member is None:
+            if presence.member is None or presence.member is exclude:
                 continue
             if presence.participant.role.is_host:
                 presence.member.send(host_view)

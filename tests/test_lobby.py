@@ -24,6 +24,7 @@ async def test_lobby_flow_with_several_clients(api: Api) -> None:
 
     judge = await join("judge")
     welcome = await judge.expect("welcome")
+    assert judge.frames[0] is welcome  # the welcome always comes first
     assert welcome["hearing"]["state"] == "open"
     assert {e["id"]: e["state"] for e in welcome["roster"]} == {
         ids["plaintiff"]: "lobby", ids["judge"]: "admitted"}

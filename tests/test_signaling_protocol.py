@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,7 +17,7 @@ from tests.fixtures.signaling_client import SignalingClient
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """A short hello timeout keeps the handshake test quick (the default is 10 s)."""
-    return dataclasses.replace(settings, hello_timeout_s=1.0)
+    return dataclasses.replace(settings, hello_timeout_s=1.0, heartbeat_s=1.0)
 
 
 @pytest.fixture
@@ -134,3 +135,21 @@ async def test_same_participant_from_a_second_page_replaces_the_first(api: Api) 
     await second.send({"type": "ping"})
     await second.expect("pong")
     await second.close()
+
+
+async def test_dead_page_is_detected_by_heartbeat(api: Api, settings: Settings) -> None:
+    hearing = await api.create_hearing()
+    judge_link = await api.invite(hearing["id"], "judge")
+    # A page that stops answering pings, as a phone does when it loses its network.
+    ws = await api.http.ws_connect(api.url("/ws"), autoping=False)
+    await ws.send_json({"type": "hello", "token": judge_link["token"], "protocol": 1})
+    assert (await ws.receive_json())["type"] == "welcome"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.heartbeat_s * 4
+    while True:
+        _, detail = await api.call("GET", f"/api/hearings/{hearing['id']}")
+        if detail["participants"][0]["state"] == "offline":
+            break
+        assert loop.time() < deadline, "the dead page was never noticed"
+        await asyncio.sleep(0.2)
+    await ws.close()
