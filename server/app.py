@@ -11,10 +11,13 @@ from pathlib import Path
 from aiohttp import WSCloseCode, web
 from aiohttp.typedefs import Handler
 
+from media.hearing_media import HearingMedia
+from media.ice import IceServer
 from signaling.audit import AuditTrail
 from signaling.errors import InternalError, NotFound, QashyqError, RequestTooLarge
-from signaling.hearing_rooms import HearingRooms
+from signaling.hearing_rooms import HearingRooms, MediaFactory, MediaSignal
 from signaling.links import LinkPolicy, LinkSigner
+from signaling.model import Hearing
 from signaling.store_opening import open_store
 
 from . import admin_api
@@ -102,7 +105,7 @@ def create_app(settings: Settings) -> web.Application:
                     closes_after_end=timedelta(minutes=settings.link_closes_minutes),
                 ),
             )
-            rooms = HearingRooms(store, audit, links)
+            rooms = HearingRooms(store, audit, links, media_factory=_media_factory(settings))
             app[STATE_KEY] = AppState(settings, store, audit, rooms, set())
             yield
             await rooms.close()
@@ -123,6 +126,16 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(admin_api.routes)
     add_page_routes(app)
     return app
+
+
+def _media_factory(settings: Settings) -> MediaFactory:
+    ice_servers = tuple(IceServer(urls=(url,)) for url in settings.stun_urls)
+
+    def create(hearing: Hearing, signal: MediaSignal) -> HearingMedia:
+        return HearingMedia(hearing.id, signal=signal, video_codec=hearing.video_codec.value,
+                            ice_servers=ice_servers)
+
+    return create
 
 
 async def _health(request: web.Request) -> web.Response:

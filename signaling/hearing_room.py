@@ -15,11 +15,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from media.errors import MediaError
+
 from .audit import ADMIN_ACTOR, AuditTrail
 from .errors import (
     Conflict,
     Forbidden,
     HearingEnded,
+    InvalidRequest,
     LinkRevoked,
     NotFound,
     QashyqError,
@@ -107,18 +110,34 @@ class HearingRoom:
         self,
         hearing: Hearing,
         audit: AuditTrail,
-        media: MediaPlane | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.hearing = hearing
         self._audit = audit
-        self._media = media
+        self._media: MediaPlane | None = None
         self._clock = clock
         self._present: dict[str, _Presence] = {}
         # Admission survives a dropped connection: a reconnect does not go back to the lobby.
         self._admitted: set[str] = set()
         self._state = HearingState.ENDED if hearing.ended_at else HearingState.SCHEDULED
         self._lock = asyncio.Lock()
+
+    def attach_media(self, media: MediaPlane) -> None:
+        """Give the room its SFU (the room is the SFU's ``MediaSignal``)."""
+        self._media = media
+
+    @property
+    def media(self) -> MediaPlane | None:
+        """The room's SFU, if this server runs one."""
+        return self._media
+
+    async def send_offer(
+        self, participant_id: str, sdp: str, streams: dict[str, dict[str, str]]
+    ) -> None:
+        """``MediaSignal``: relay the SFU's offer to the participant's page."""
+        presence = self._present.get(participant_id)
+        if presence is not None and presence.member is not None:
+            presence.member.send({"type": "offer", "sdp": sdp, "streams": streams})
 
     # ---- queries -------------------------------------------------------------------------
 
@@ -286,7 +305,10 @@ class HearingRoom:
         self._require_admitted(member)
         if self._media is None:
             raise Conflict("this server has no media plane")
-        await self._media.apply_answer(member.participant.id, sdp)
+        try:
+            await self._media.apply_answer(member.participant.id, sdp)
+        except MediaError as error:
+            raise InvalidRequest(f"the SDP answer was refused: {error}", code="bad_sdp") from None
 
     # ---- hosts -------------------------------------------------------------------------------
 
@@ -351,6 +373,10 @@ class HearingRoom:
         presence = self._present.get(participant_id)
         if presence is not None and presence.member is not None:
             presence.member.terminate(LinkRevoked("your link was revoked"))
+
+    def authorize_host(self, actor: RoomMember | None) -> None:
+        """Raise unless the actor may run the hearing (None: the clerk through the API)."""
+        self._require_host(actor)
 
     async def end(self, actor: RoomMember | None) -> None:
         """End the hearing for everyone; nobody can join it again."""

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 import jwt
 
@@ -16,7 +17,17 @@ from .links import LinkSigner
 from .model import Hearing, Participant, utc_now
 from .store import HearingStore
 
-MediaFactory = Callable[[Hearing], MediaPlane | None]
+
+class MediaSignal(Protocol):
+    """How an SFU reaches a page: the room relays its offers."""
+
+    async def send_offer(
+        self, participant_id: str, sdp: str, streams: dict[str, dict[str, str]]
+    ) -> None:
+        """Send an SDP offer and its mid -> stream map to the participant's page."""
+
+
+MediaFactory = Callable[[Hearing, MediaSignal], MediaPlane]
 
 
 class HearingRooms:
@@ -50,8 +61,9 @@ class HearingRooms:
         """The room of a hearing, created on first use."""
         room = self._rooms.get(hearing.id)
         if room is None:
-            media = self._media_factory(hearing) if self._media_factory else None
-            room = HearingRoom(hearing, self.audit, media, self._clock)
+            room = HearingRoom(hearing, self.audit, self._clock)
+            if self._media_factory is not None:
+                room.attach_media(self._media_factory(hearing, room))
             self._rooms[hearing.id] = room
         return room
 
@@ -102,12 +114,15 @@ class HearingRooms:
         if hearing is None:
             raise NotFound("no such hearing")
         if room is not None:
-            await room.end(actor)
-        elif hearing.ended_at is None:
-            await self.audit.record(hearing_id, "hearing_ended", "admin")
+            room.authorize_host(actor)
+        # Stored first: once pages learn of the end, no link works anywhere any more.
         if hearing.ended_at is None:
             hearing = hearing.ended(self._clock())
             await self.store.save_hearing(hearing)
+        if room is not None:
+            await room.end(actor)
+        else:
+            await self.audit.record(hearing_id, "hearing_ended", "admin")
         return hearing
 
     async def revoke(self, hearing_id: str, participant_id: str) -> Participant:

@@ -1,0 +1,113 @@
+"""Codec policy of a hearing: which codecs the server offers, and keyframe detection.
+
+A hearing pins one video codec (VP8 by default, H.264 constrained baseline as an option) and
+Opus, so every participant sends exactly what every other participant can receive and the
+server never has to transcode.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aiortc import RTCRtpCodecCapability
+from aiortc.sdp import SessionDescription
+
+VideoCodec = Literal["vp8", "h264"]
+VIDEO_CODECS: tuple[VideoCodec, ...] = ("vp8", "h264")
+
+# aiortc only honours a preference whose parameters equal one of its own codec entries.
+_H264_PARAMETERS = {
+    "level-asymmetry-allowed": "1",
+    "packetization-mode": "1",
+    "profile-level-id": "42e01f",
+}
+# Opus in-band FEC lets a receiver rebuild a lost 20 ms frame from the next packet, which
+# matters on 3G; browsers only send it when the remote description asks for it.
+OPUS_FMTP: dict[str, int] = {"minptime": 10, "useinbandfec": 1, "usedtx": 1}
+
+
+def codec_preferences(kind: str, video_codec: VideoCodec) -> list[Any]:
+    """The codec list to pin on a transceiver of ``kind`` (with RTX for video)."""
+    if kind == "audio":
+        return [RTCRtpCodecCapability(mimeType="audio/opus", clockRate=48000, channels=2)]
+    if video_codec == "h264":
+        main = RTCRtpCodecCapability(
+            mimeType="video/H264", clockRate=90000, parameters=dict(_H264_PARAMETERS)
+        )
+    else:
+        main = RTCRtpCodecCapability(mimeType="video/VP8", clockRate=90000)
+    return [main, RTCRtpCodecCapability(mimeType="video/rtx", clockRate=90000)]
+
+
+def add_opus_parameters(sdp: str) -> str:
+    """Add the Opus fmtp parameters to an offer aiortc generated.
+
+    aiortc builds fmtp lines from module-level codec objects; changing those would change
+    every peer connection in the process, so the server edits its own offer instead.
+    """
+    description = SessionDescription.parse(sdp)
+    for media in description.media:
+        if media.kind != "audio":
+            continue
+        for codec in media.rtp.codecs:
+            if str(codec.mimeType).lower() == "audio/opus":
+                codec.parameters = {**codec.parameters, **OPUS_FMTP}
+    return str(description)
+
+
+def is_keyframe_start(mime_type: str, payload: bytes) -> bool:
+    """Whether an RTP payload begins a frame a decoder can start from.
+
+    A new subscriber is only fed from such a packet on, so its first frame decodes instead
+    of producing errors until the next keyframe.
+    """
+    codec = mime_type.lower()
+    if codec == "video/vp8":
+        return _vp8_keyframe_start(payload)
+    if codec == "video/h264":
+        return _h264_keyframe_start(payload)
+    return True
+
+
+def _vp8_keyframe_start(payload: bytes) -> bool:
+    # RFC 7741 section 4.2: payload descriptor, then the VP8 payload header.
+    if len(payload) < 1:
+        return False
+    first = payload[0]
+    extended, start, partition = first & 0x80, first & 0x10, first & 0x07
+    if not start or partition != 0:
+        return False
+    offset = 1
+    if extended:
+        if len(payload) < 2:
+            return False
+        flags = payload[1]
+        offset = 2
+        if flags & 0x80:  # I: picture id, 7 or 15 bits
+            if len(payload) <= offset:
+                return False
+            offset += 2 if payload[offset] & 0x80 else 1
+        if flags & 0x40:  # L: TL0PICIDX
+            offset += 1
+        if flags & 0x30:  # T or K: TID/KEYIDX byte
+            offset += 1
+    if len(payload) <= offset:
+        return False
+    return payload[offset] & 0x01 == 0  # P bit clear means keyframe
+
+
+def _h264_keyframe_start(payload: bytes) -> bool:
+    # RFC 6184: decoding can only start at the parameter sets (SPS) that precede an IDR.
+    if not payload:
+        return False
+    nal_type = payload[0] & 0x1F
+    if nal_type == 7:
+        return True
+    if nal_type == 24:  # STAP-A: 16-bit size, then a NAL unit, repeated
+        offset = 1
+        while offset + 2 < len(payload):
+            size = int.from_bytes(payload[offset : offset + 2], "big")
+            if payload[offset + 2] & 0x1F == 7:
+                return True
+            offset += 2 + size
+    return False

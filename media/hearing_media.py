@@ -1,0 +1,230 @@
+"""The SFU for one live hearing: who publishes, who receives what, and the offers it takes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .codecs import VIDEO_CODECS, VideoCodec
+from .errors import (
+    HearingMediaClosed,
+    InvalidMediaConfig,
+    InvalidParticipantId,
+    ParticipantAlreadyJoined,
+    UnknownParticipant,
+)
+from .ice import IceServer
+from .metrics import HearingMetrics
+from .participant import ParticipantSession, StreamMap
+from .subscription import LinkQuality
+
+logger = logging.getLogger(__name__)
+
+# The id becomes the msid stream id of the tracks the server sends: RFC 8830 token chars.
+_PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`{|}~]{1,64}$")
+
+
+class MediaSignal(Protocol):
+    """How the media plane reaches a participant's client (implemented by signaling)."""
+
+    async def send_offer(
+        self, participant_id: str, sdp: str, streams: dict[str, dict[str, str]]
+    ) -> None:
+        """Deliver an SDP offer; ``streams`` maps mid -> participant_id, kind and role.
+
+        ``role`` is ``"publish"`` for the m-lines the client sends its own camera and
+        microphone on, ``"subscribe"`` for another participant's stream.
+        """
+
+
+@dataclass(frozen=True)
+class ParticipantQuality:
+    """Link quality seen by the server, from RTCP receiver reports (for issue 6)."""
+
+    participant_id: str
+    # publisher participant id, kind -> what this participant's receiver reports say
+    receiving: dict[tuple[str, str], LinkQuality]
+    # kind -> (packets received by the server, packets lost on the way in)
+    publishing: dict[str, tuple[int, int]]
+
+
+class HearingMedia:
+    """The SFU for one live hearing.
+
+    Every participant has one peer connection with the server; the server offers, and
+    renegotiates whenever the streams a participant should receive change.
+    """
+
+    def __init__(
+        self,
+        hearing_id: str,
+        *,
+        signal: MediaSignal,
+        video_codec: str = "vp8",
+        ice_servers: Sequence[IceServer] = (),
+    ) -> None:
+        if video_codec not in VIDEO_CODECS:
+            raise InvalidMediaConfig(
+                f"video_codec: {video_codec!r} is not one of {', '.join(VIDEO_CODECS)}"
+            )
+        self.hearing_id = hearing_id
+        self.video_codec: VideoCodec = "h264" if video_codec == "h264" else "vp8"
+        self._signal = signal
+        self._ice_servers = tuple(ice_servers)
+        self._sessions: dict[str, ParticipantSession] = {}
+        self._closing: asyncio.Future[list[None]] | None = None
+
+    @property
+    def participant_ids(self) -> tuple[str, ...]:
+        """Participants that currently have a media session."""
+        return tuple(self._sessions)
+
+    def session(self, participant_id: str) -> ParticipantSession:
+        """The participant's media session (raises ``UnknownParticipant``)."""
+        try:
+            return self._sessions[participant_id]
+        except KeyError:
+            raise UnknownParticipant(f"participant {participant_id!r} has no media") from None
+
+    async def add_participant(self, participant_id: str, *, can_publish: bool) -> None:
+        """Create the participant's connection and send it the first offer."""
+        if self._closing is not None:
+            raise HearingMediaClosed(f"hearing {self.hearing_id!r} media is closed")
+        if not _PARTICIPANT_ID.match(participant_id):
+            raise InvalidParticipantId(f"participant id {participant_id!r} is not an SDP token")
+        if participant_id in self._sessions:
+            raise ParticipantAlreadyJoined(f"participant {participant_id!r} already has media")
+        session = ParticipantSession(
+            participant_id,
+            can_publish=can_publish,
+            video_codec=self.video_codec,
+            ice_servers=self._ice_servers,
+            send_offer=self._send_offer,
+        )
+        # The graph changes in one synchronous step, so concurrent joins and leaves
+        # always see a consistent set of subscriptions.
+        others = list(self._sessions.values())
+        self._sessions[participant_id] = session
+        for other in others:
+            for stream in other.published.values():
+                session.subscribe(stream)
+            for stream in session.published.values():
+                other.subscribe(stream)
+        try:
+            await session.negotiate()
+        except BaseException:
+            if self._sessions.get(participant_id) is session:
+                await self.remove_participant(participant_id)
+            raise
+        if can_publish:
+            await self._renegotiate_all(others)
+
+    async def apply_answer(self, participant_id: str, sdp: str) -> None:
+        """Apply a client's SDP answer (raises ``InvalidAnswer`` / ``NoOfferPending``)."""
+        await self.session(participant_id).apply_answer(sdp)
+
+    async def add_ice_candidate(
+        self,
+        participant_id: str,
+        candidate: str | None,
+        *,
+        sdp_mid: str | None = None,
+        sdp_mline_index: int | None = None,
+    ) -> None:
+        """Add a client's trickled ICE candidate; ``None`` signals end of candidates.
+
+        Optional: the server's offers already carry all its candidates, and a client that
+        waits for gathering to complete puts its own candidates in the answer.
+        """
+        await self.session(participant_id).add_ice_candidate(candidate, sdp_mid, sdp_mline_index)
+
+    async def remove_participant(self, participant_id: str) -> None:
+        """Tear down the participant's media; others stop receiving its streams.
+
+        Removing a participant that has no media is a no-op (leave and kick may race).
+        """
+        session = self._sessions.pop(participant_id, None)
+        if session is None:
+            return
+        to_stop = {other: other.unsubscribe(participant_id) for other in self._sessions.values()}
+        # Shielded: a cancelled caller must not leave the connection half-closed.
+        await asyncio.shield(session.close())
+        for other, transceivers in to_stop.items():
+            await other.stop_transceivers(transceivers)
+        if session.can_publish:
+            await self._renegotiate_all(list(to_stop))
+
+    def set_muted(self, participant_id: str, muted: bool) -> None:
+        """Server-side mute: stop (or resume) forwarding the participant's audio."""
+        stream = self.session(participant_id).published.get("audio")
+        if stream is not None:
+            stream.set_muted(muted)
+
+    def set_video_enabled(self, participant_id: str, receive_video: bool) -> None:
+        """Stop (or resume) forwarding video *to* a participant, e.g. on a poor link."""
+        self.session(participant_id).set_receive_video(receive_video)
+
+    def quality(self, participant_id: str) -> ParticipantQuality:
+        """Loss, jitter and RTT as reported by RTCP for the participant's streams."""
+        session = self.session(participant_id)
+        receiving = {
+            (s.stream.participant_id, s.kind): dataclasses.replace(s.quality)
+            for s in session.subscriptions
+        }
+        publishing = {
+            kind: (
+                stream.statistics.received if stream.statistics else 0,
+                stream.statistics.packets_lost if stream.statistics else 0,
+            )
+            for kind, stream in session.published.items()
+        }
+        return ParticipantQuality(participant_id, receiving, publishing)
+
+    def metrics(self) -> HearingMetrics:
+        """A snapshot of every participant's counters (render with ``render_prometheus``)."""
+        return HearingMetrics(
+            self.hearing_id,
+            tuple(
+                dataclasses.replace(counters)
+                for session in self._sessions.values()
+                for counters in session.counters.values()
+            ),
+        )
+
+    async def close(self) -> None:
+        """Close every connection; idempotent, and concurrent callers all wait for the end.
+
+        The closing runs in a task of its own: a caller cancelled half-way (a page's
+        session at server shutdown) must not leave half-closed connections and their
+        sockets behind.
+        """
+        if self._closing is None:
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+            self._closing = asyncio.ensure_future(
+                asyncio.gather(*(session.close() for session in sessions))
+            )
+        await asyncio.shield(self._closing)
+
+    async def _send_offer(self, participant_id: str, sdp: str, streams: StreamMap) -> None:
+        await self._signal.send_offer(participant_id, sdp, streams)
+
+    async def _renegotiate_all(self, sessions: list[ParticipantSession]) -> None:
+        # One participant's signaling failure must not fail another participant's join/leave.
+        results = await asyncio.gather(
+            *(_guard(session.negotiate()) for session in sessions), return_exceptions=True
+        )
+        for session, result in zip(sessions, results, strict=True):
+            if isinstance(result, Exception):
+                logger.warning(
+                    "renegotiation with participant %s failed: %r", session.participant_id, result
+                )
+
+
+async def _guard(awaitable: Awaitable[None]) -> None:
+    await awaitable

@@ -1,0 +1,404 @@
+"""One participant's server-side peer connection: what it publishes and what it receives.
+
+The server is always the offerer. Whenever the set of streams a participant should receive
+changes, the session renegotiates; at most one offer is in flight, and a change that happens
+meanwhile triggers another offer once the answer is in. M-lines are never removed or reused:
+a departed participant's m-lines go ``inactive`` (after an RTCP BYE ends the client's track).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.rtcconfiguration import RTCBundlePolicy
+from aiortc.rtp import (
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpByePacket,
+    RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSrPacket,
+    RtpPacket,
+    unwrap_rtx,
+)
+from aiortc.sdp import SessionDescription, candidate_from_sdp
+
+from .aiortc_seam import (
+    CodecInfo,
+    ReceiveParameters,
+    Transport,
+    install_egress,
+    install_inert_receiver,
+    install_ingress,
+    sender_rtx_ssrc,
+    sender_ssrc,
+)
+from .codecs import VideoCodec, add_opus_parameters, codec_preferences
+from .errors import InvalidAnswer, InvalidCandidate, NoOfferPending
+from .ice import IceServer
+from .metrics import Direction, StreamCounters
+from .published_stream import PublishedStream
+from .subscription import Subscription
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("audio", "video")
+RECEIVER_REPORT_INTERVAL = 1.0
+
+StreamMap = dict[str, dict[str, str]]
+
+
+class OfferSink(Protocol):
+    """Where a session's offers go (``HearingMedia`` forwards them to ``MediaSignal``)."""
+
+    async def __call__(self, participant_id: str, sdp: str, streams: StreamMap) -> None: ...
+
+
+class _Ingress:
+    """Server side of one publish m-line: raw RTP in, ``PublishedStream`` out, RTCP back."""
+
+    def __init__(
+        self, transceiver: RTCRtpTransceiver, participant_id: str, counters: StreamCounters
+    ) -> None:
+        self.transceiver = transceiver
+        self.stream = PublishedStream(
+            participant_id, transceiver.kind, counters=counters, upstream=self
+        )
+        self.transport = Transport(transceiver.sender)
+        self.rtcp_ssrc = sender_ssrc(transceiver.sender)
+        self._codecs: dict[int, CodecInfo] = {}
+        self._rtx_apt: dict[int, int] = {}
+        self._rtx_ssrcs: dict[int, int] = {}
+
+    def set_parameters(self, parameters: ReceiveParameters) -> None:
+        self._codecs = dict(parameters.codecs)
+        self._rtx_ssrcs = dict(parameters.rtx_ssrcs)
+        self._rtx_apt = {
+            c.rtx_payload_type: c.payload_type
+            for c in parameters.codecs.values()
+            if c.rtx_payload_type is not None
+        }
+        main = next(
+            (c for c in parameters.codecs.values() if not c.mime_type.lower().endswith("/rtx")),
+            None,
+        )
+        if main is not None:
+            self.stream.set_codec(main.mime_type, main.clock_rate)
+
+    async def on_rtp(self, packet: RtpPacket) -> None:
+        if packet.payload_type in self._rtx_apt:
+            media_ssrc = self._rtx_ssrcs.get(packet.ssrc, self.stream.media_ssrc)
+            if media_ssrc is None or len(packet.payload) < 2:
+                return
+            packet = unwrap_rtx(
+                packet, payload_type=self._rtx_apt[packet.payload_type], ssrc=media_ssrc
+            )
+        elif packet.payload_type not in self._codecs:
+            return
+        if not packet.payload:
+            return  # padding-only probe: nothing to forward
+        await self.stream.receive(packet)
+
+    async def on_rtcp(self, packet: Any) -> None:
+        if isinstance(packet, RtcpSrPacket) and packet.ssrc == self.stream.media_ssrc:
+            info = packet.sender_info
+            await self.stream.receive_sender_report(
+                int(info.ntp_timestamp), int(info.rtp_timestamp)
+            )
+        elif isinstance(packet, RtcpByePacket):
+            pass  # the publisher stops when its session ends; nothing to tear down early
+
+    async def send_pli(self, media_ssrc: int) -> None:
+        packet = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=self.rtcp_ssrc, media_ssrc=media_ssrc)
+        await self.transport.send(bytes(packet))
+
+    async def send_nack(self, media_ssrc: int, lost: list[int]) -> None:
+        packet = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=self.rtcp_ssrc, media_ssrc=media_ssrc)
+        packet.lost = lost
+        await self.transport.send(bytes(packet))
+
+    def receiver_report(self, now: float) -> RtcpReceiverInfo | None:
+        stats = self.stream.statistics
+        if stats is None or self.stream.media_ssrc is None or stats.received == 0:
+            return None
+        lsr, dlsr = stats.lsr_dlsr(now)
+        return RtcpReceiverInfo(
+            ssrc=self.stream.media_ssrc,
+            fraction_lost=stats.take_fraction_lost(),
+            packets_lost=stats.packets_lost,
+            highest_sequence=stats.extended_highest & 0xFFFFFFFF,
+            jitter=stats.jitter,
+            lsr=lsr,
+            dlsr=dlsr,
+        )
+
+
+class ParticipantSession:
+    """A participant's peer connection with the server, and the streams it carries."""
+
+    def __init__(
+        self,
+        participant_id: str,
+        *,
+        can_publish: bool,
+        video_codec: VideoCodec,
+        ice_servers: Sequence[IceServer],
+        send_offer: OfferSink,
+    ) -> None:
+        self.participant_id = participant_id
+        self.can_publish = can_publish
+        self._video_codec = video_codec
+        self._send_offer = send_offer
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(
+                iceServers=[
+                    RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+                    for s in ice_servers
+                ]
+                or None,
+                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+            )
+        )
+        self.counters: dict[tuple[str, Direction], StreamCounters] = {}
+        for kind in KINDS:
+            if can_publish:
+                self.counters[(kind, "in")] = StreamCounters(participant_id, kind, "in")
+            self.counters[(kind, "out")] = StreamCounters(participant_id, kind, "out")
+        self.published: dict[str, PublishedStream] = {}
+        self._ingress: dict[str, _Ingress] = {}
+        self._subscriptions: dict[tuple[str, str], tuple[Subscription, RTCRtpTransceiver]] = {}
+        self._departed: list[RTCRtpTransceiver] = []
+        self._offer_in_flight = False
+        self._renegotiate = False
+        self._closed = False
+        self._description_lock = asyncio.Lock()
+        self._receive_video = True
+        self._rtcp_task: asyncio.Task[None] | None = None
+        if can_publish:
+            for kind in KINDS:
+                self._add_publish_transceiver(kind)
+            self._rtcp_task = asyncio.create_task(
+                self._send_receiver_reports(), name=f"rtcp-rr-{participant_id}"
+            )
+
+    # -- building the session -------------------------------------------------------------
+
+    def _add_publish_transceiver(self, kind: str) -> None:
+        transceiver = self.pc.addTransceiver(kind, direction="recvonly")
+        transceiver.setCodecPreferences(codec_preferences(kind, self._video_codec))
+        ingress = _Ingress(transceiver, self.participant_id, self.counters[(kind, "in")])
+        install_ingress(
+            transceiver.receiver,
+            on_parameters=ingress.set_parameters,
+            on_rtp=ingress.on_rtp,
+            on_rtcp=ingress.on_rtcp,
+        )
+        self.published[kind] = ingress.stream
+        self._ingress[kind] = ingress
+
+    def subscribe(self, stream: PublishedStream) -> None:
+        """Add an m-line carrying ``stream`` to this participant (takes effect on next offer)."""
+        key = (stream.participant_id, stream.kind)
+        if key in self._subscriptions or self._closed:
+            return
+        transceiver = self.pc.addTransceiver(stream.kind, direction="sendonly")
+        transceiver.setCodecPreferences(codec_preferences(stream.kind, self._video_codec))
+        # Never let aiortc decode whatever a client might send on a server-sendonly m-line.
+        install_inert_receiver(transceiver.receiver)
+        subscription = Subscription(
+            stream,
+            self.participant_id,
+            transport=Transport(transceiver.sender),
+            ssrc=sender_ssrc(transceiver.sender),
+            rtx_ssrc=sender_rtx_ssrc(transceiver.sender),
+            counters=self.counters[(stream.kind, "out")],
+        )
+        if stream.kind == "video" and not self._receive_video:
+            subscription.set_paused(True)
+        install_egress(
+            transceiver.sender,
+            stream_id=stream.participant_id,
+            on_started=subscription.start,
+            on_rtcp=subscription.handle_rtcp,
+        )
+        stream.add_sink(subscription)
+        self._subscriptions[key] = (subscription, transceiver)
+
+    def unsubscribe(self, publisher_id: str) -> list[RTCRtpTransceiver]:
+        """Detach every stream of ``publisher_id``; returns transceivers to stop."""
+        stopped: list[RTCRtpTransceiver] = []
+        for kind in KINDS:
+            entry = self._subscriptions.pop((publisher_id, kind), None)
+            if entry is None:
+                continue
+            subscription, transceiver = entry
+            subscription.close()
+            transceiver.direction = "inactive"
+            self._departed.append(transceiver)
+            stopped.append(transceiver)
+        return stopped
+
+    def set_receive_video(self, receive_video: bool) -> None:
+        """Forward (or stop forwarding) every video stream to this participant."""
+        self._receive_video = receive_video
+        for (_, kind), (subscription, _) in self._subscriptions.items():
+            if kind == "video":
+                subscription.set_paused(not receive_video)
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """Active subscriptions of this participant."""
+        return tuple(entry[0] for entry in self._subscriptions.values())
+
+    def stream_map(self) -> StreamMap:
+        """mid -> participant, kind and role ("publish"/"subscribe") for the current offer."""
+        streams: StreamMap = {}
+        for kind, ingress in self._ingress.items():
+            if ingress.transceiver.mid is not None:
+                streams[ingress.transceiver.mid] = {
+                    "participant_id": self.participant_id,
+                    "kind": kind,
+                    "role": "publish",
+                }
+        for (publisher_id, kind), (_, transceiver) in self._subscriptions.items():
+            if transceiver.mid is not None:
+                streams[transceiver.mid] = {
+                    "participant_id": publisher_id,
+                    "kind": kind,
+                    "role": "subscribe",
+                }
+        return streams
+
+    # -- negotiation ----------------------------------------------------------------------
+
+    async def negotiate(self) -> None:
+        """Send a new offer now, or after the answer to the offer in flight."""
+        if self._closed:
+            return
+        if self._offer_in_flight:
+            self._renegotiate = True
+            return
+        self._offer_in_flight = True
+        self._renegotiate = False
+        try:
+            # close() waits for this: aiortc gathering on a closed connection leaks sockets.
+            async with self._description_lock:
+                if self._closed:
+                    return
+                offer = await self.pc.createOffer()
+                await self.pc.setLocalDescription(
+                    RTCSessionDescription(sdp=add_opus_parameters(offer.sdp), type="offer")
+                )
+                sdp = str(self.pc.localDescription.sdp)
+            await self._send_offer(self.participant_id, sdp, self.stream_map())
+        except BaseException:
+            self._offer_in_flight = False
+            raise
+
+    async def apply_answer(self, sdp: str) -> None:
+        """Apply the client's answer, then send the next offer if one is due."""
+        if not self._offer_in_flight or self._closed:
+            raise NoOfferPending(f"no offer in flight for participant {self.participant_id!r}")
+        self._check_answer(sdp)
+        async with self._description_lock:
+            if self._closed:
+                raise NoOfferPending(f"participant {self.participant_id!r} has left")
+            try:
+                await self.pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=sdp, type="answer")
+                )
+            except Exception as exc:  # aiortc raises assorted errors on bad SDP
+                raise InvalidAnswer(f"answer rejected: {exc}") from exc
+        self._offer_in_flight = False
+        if self._renegotiate:
+            await self.negotiate()
+
+    def _check_answer(self, sdp: str) -> None:
+        try:
+            description = SessionDescription.parse(sdp)
+        except Exception as exc:
+            raise InvalidAnswer(f"answer is not valid SDP: {exc}") from exc
+        publish_mids = {i.transceiver.mid for i in self._ingress.values()}
+        for media in description.media:
+            if media.kind not in KINDS:
+                continue
+            allowed = (
+                ("sendonly", "inactive")
+                if media.rtp.muxId in publish_mids
+                else (
+                    "recvonly",
+                    "inactive",
+                )
+            )
+            if media.direction not in allowed:
+                raise InvalidAnswer(
+                    f"m-line {media.rtp.muxId!r}: direction {media.direction!r} not allowed"
+                )
+
+    async def add_ice_candidate(
+        self, candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None
+    ) -> None:
+        """Add a trickled remote candidate (``None``: end of candidates)."""
+        if candidate is None:
+            await self.pc.addIceCandidate(None)
+            return
+        try:
+            parsed = candidate_from_sdp(candidate.removeprefix("candidate:"))
+        except Exception as exc:
+            raise InvalidCandidate(f"cannot parse candidate: {exc}") from exc
+        parsed.sdpMid = sdp_mid
+        parsed.sdpMLineIndex = sdp_mline_index
+        if sdp_mid is None and sdp_mline_index is None:
+            parsed.sdpMLineIndex = 0
+        await self.pc.addIceCandidate(parsed)
+
+    # -- RTCP towards the publisher -------------------------------------------------------
+
+    async def _send_receiver_reports(self) -> None:
+        # Browsers size their send bitrate on these (no REMB/transport-cc from aiortc).
+        while True:
+            await asyncio.sleep(RECEIVER_REPORT_INTERVAL)
+            now = time.monotonic()
+            for ingress in self._ingress.values():
+                report = ingress.receiver_report(now)
+                if report is not None and ingress.transport.connected:
+                    packet = RtcpRrPacket(ssrc=ingress.rtcp_ssrc, reports=[report])
+                    await ingress.transport.send(bytes(packet))
+
+    # -- teardown -------------------------------------------------------------------------
+
+    async def stop_transceivers(self, transceivers: list[RTCRtpTransceiver]) -> None:
+        """Stop departed senders: aiortc sends an RTCP BYE, which ends the client's track."""
+        for transceiver in transceivers:
+            await transceiver.sender.stop()
+
+    async def close(self) -> None:
+        """Tear the connection down; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._rtcp_task is not None:
+            self._rtcp_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rtcp_task
+        for subscription, _ in self._subscriptions.values():
+            subscription.close()
+        self._subscriptions.clear()
+        for stream in self.published.values():
+            stream.close()
+        async with self._description_lock:
+            await self.pc.close()

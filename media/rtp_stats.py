@@ -1,0 +1,133 @@
+"""RTP sequence arithmetic, loss detection (for NACKs) and reception statistics (for RRs)."""
+
+from __future__ import annotations
+
+import time
+
+from aiortc.rtp import RtpPacket
+
+# NACKs for packets older than this are pointless: the receiver's jitter buffer gave up.
+MAX_NACK_AGE = 1.0
+NACK_RETRY_INTERVAL = 0.05
+MAX_NACK_ATTEMPTS = 5
+# A jump larger than this is a restart (or a long outage), not loss worth repairing.
+MAX_GAP = 128
+
+
+def seq_add(a: int, b: int) -> int:
+    """Add modulo 2**16."""
+    return (a + b) & 0xFFFF
+
+
+def seq_diff(a: int, b: int) -> int:
+    """Signed distance from b to a on the 16-bit sequence circle (a - b)."""
+    d = (a - b) & 0xFFFF
+    return d - 0x10000 if d >= 0x8000 else d
+
+
+class MissingPackets:
+    """Tracks gaps in a received sequence and says which ones to NACK, and when."""
+
+    def __init__(self) -> None:
+        self._highest: int | None = None
+        # seq -> (first noticed, last requested, attempts)
+        self._missing: dict[int, tuple[float, float, int]] = {}
+
+    def add(self, seq: int, now: float) -> list[int]:
+        """Record an arrival; return the sequence numbers to NACK now (possibly none)."""
+        if self._highest is None:
+            self._highest = seq
+            return []
+        delta = seq_diff(seq, self._highest)
+        if delta > 0:
+            if delta <= MAX_GAP:
+                for i in range(1, delta):
+                    self._missing[seq_add(self._highest, i)] = (now, 0.0, 0)
+            else:
+                self._missing.clear()
+            self._highest = seq
+        else:
+            self._missing.pop(seq, None)
+        due: list[int] = []
+        for missing, (first, last, attempts) in list(self._missing.items()):
+            if now - first > MAX_NACK_AGE or attempts >= MAX_NACK_ATTEMPTS:
+                del self._missing[missing]
+            elif now - last >= NACK_RETRY_INTERVAL:
+                self._missing[missing] = (first, now, attempts + 1)
+                due.append(missing)
+        return sorted(due, key=lambda s: seq_diff(s, self._highest or 0))
+
+
+class ReceptionStatistics:
+    """RFC 3550 receiver statistics of one incoming stream (for receiver reports)."""
+
+    def __init__(self, clock_rate: int) -> None:
+        self._clock_rate = clock_rate
+        self._base: int | None = None
+        self._highest = 0
+        self._cycles = 0
+        self.received = 0
+        self._expected_prior = 0
+        self._received_prior = 0
+        self._jitter = 0.0
+        self._last_transit: float | None = None
+        self._last_sr: int | None = None
+        self._last_sr_at = 0.0
+
+    def add(self, packet: RtpPacket) -> None:
+        """Count one received packet."""
+        seq: int = packet.sequence_number
+        timestamp: int = packet.timestamp
+        self.received += 1
+        if self._base is None:
+            self._base = self._highest = seq
+        elif seq_diff(seq, self._highest) > 0:
+            if seq < self._highest:
+                self._cycles += 1 << 16
+            self._highest = seq
+        transit = time.monotonic() * self._clock_rate - timestamp
+        if self._last_transit is not None:
+            self._jitter += (abs(transit - self._last_transit) - self._jitter) / 16
+        self._last_transit = transit
+
+    @property
+    def extended_highest(self) -> int:
+        """Highest sequence number received, extended with wrap-around cycles."""
+        return self._cycles + self._highest
+
+    @property
+    def expected(self) -> int:
+        """Packets expected since the first one."""
+        return 0 if self._base is None else self.extended_highest - self._base + 1
+
+    @property
+    def packets_lost(self) -> int:
+        """Cumulative packets lost (never negative: duplicates are not gains)."""
+        return max(0, self.expected - self.received)
+
+    @property
+    def jitter(self) -> int:
+        """Interarrival jitter in RTP clock units."""
+        return int(self._jitter)
+
+    def take_fraction_lost(self) -> int:
+        """Fraction lost since the previous call, in 1/256 units (RFC 3550 6.4.1)."""
+        expected = self.expected - self._expected_prior
+        received = self.received - self._received_prior
+        self._expected_prior = self.expected
+        self._received_prior = self.received
+        lost = expected - received
+        if expected <= 0 or lost <= 0:
+            return 0
+        return min(255, (lost << 8) // expected)
+
+    def sender_report(self, ntp_timestamp: int, now: float) -> None:
+        """Remember the publisher's last sender report (for LSR/DLSR in our reports)."""
+        self._last_sr = (ntp_timestamp >> 16) & 0xFFFFFFFF
+        self._last_sr_at = now
+
+    def lsr_dlsr(self, now: float) -> tuple[int, int]:
+        """LSR and DLSR fields for a receiver report (both 0 before any sender report)."""
+        if self._last_sr is None:
+            return 0, 0
+        return self._last_sr, int(max(0.0, now - self._last_sr_at) * 65536)

@@ -1,0 +1,121 @@
+"""Fail loudly if a private aiortc hook the SFU relies on changes shape.
+
+``media/aiortc_seam.py`` overrides methods on server-owned instances and calls a few private
+transport methods. These checks pin the names, signatures and call sites of aiortc 1.16.0.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import aiortc
+import pytest
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, rtcpeerconnection
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtp import RtpPacket, unwrap_rtx, wrap_rtx
+
+from media.aiortc_seam import install_egress, install_ingress, receiver_decoder_started
+
+
+def params(func: Callable[..., Any]) -> list[str]:
+    return list(inspect.signature(func).parameters)
+
+
+def source(func: Callable[..., Any]) -> str:
+    return inspect.getsource(func)
+
+
+def test_aiortc_is_the_pinned_version() -> None:
+    assert aiortc.__version__ == "1.16.0"
+
+
+def test_receiver_hooks() -> None:
+    assert params(RTCRtpReceiver.receive) == ["self", "parameters"]
+    assert params(RTCRtpReceiver.stop) == ["self"]
+    assert params(RTCRtpReceiver._handle_rtp_packet) == ["self", "packet", "arrival_time_ms"]
+    assert params(RTCRtpReceiver._handle_rtcp_packet) == ["self", "packet"]
+    assert inspect.iscoroutinefunction(RTCRtpReceiver._handle_rtp_packet)
+    # receive() is where aiortc starts the decoder thread we must never start.
+    assert "self.__decoder_thread.start()" in source(RTCRtpReceiver.receive)
+    assert "self.__decoder_thread: Optional[threading.Thread] = None" in source(
+        RTCRtpReceiver.__init__
+    )
+
+
+def test_sender_hooks() -> None:
+    assert params(RTCRtpSender.send) == ["self", "parameters"]
+    assert params(RTCRtpSender._send_rtcp) == ["self", "packets"]
+    assert params(RTCRtpSender._handle_rtcp_packet) == ["self", "packet"]
+    init = source(RTCRtpSender.__init__)
+    for attribute in ("self._ssrc", "self._rtx_ssrc", "self._stream_id", "self.__encoder"):
+        assert attribute in init
+    # The RTCP loop goes through the overridable _send_rtcp (we drop its empty SRs) ...
+    assert "await self._send_rtcp(packets)" in source(RTCRtpSender._run_rtcp)
+    # ... and the encoder is only created after the track yields a frame (idle track).
+    next_frame = source(RTCRtpSender._next_encoded_frame)
+    assert next_frame.index("await self.__track.recv()") < next_frame.index("get_encoder(")
+
+
+def test_transport_hooks() -> None:
+    assert params(RTCDtlsTransport._send_rtp) == ["self", "data"]
+    assert params(RTCDtlsTransport._register_rtp_receiver) == ["self", "receiver", "parameters"]
+    assert params(RTCDtlsTransport._unregister_rtp_receiver) == ["self", "receiver"]
+    assert "self._rtp_header_extensions_map" in source(RTCDtlsTransport.__init__)
+    assert "await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)" in (
+        source(RTCDtlsTransport._handle_rtp_data)
+    )
+    assert "await recipient._handle_rtcp_packet(packet)" in source(
+        RTCDtlsTransport._handle_rtcp_data
+    )
+
+
+def test_peer_connection_call_sites() -> None:
+    connect = source(RTCPeerConnection._RTCPeerConnection__connect)  # type: ignore[attr-defined]
+    assert "await transceiver.sender.send(self.__localRtp(transceiver))" in connect
+    assert "await transceiver.receiver.receive(" in connect
+    describe = source(rtcpeerconnection.create_media_description_for_transceiver)
+    assert 'f"{transceiver.sender._stream_id} {transceiver.sender._track_id}"' in describe
+
+
+def test_rtp_helpers() -> None:
+    assert params(RtpPacket.__init__) == [
+        "self",
+        "payload_type",
+        "marker",
+        "sequence_number",
+        "timestamp",
+        "ssrc",
+        "payload",
+    ]
+    assert "extensions_map" in params(RtpPacket.serialize)
+    assert params(wrap_rtx) == ["packet", "payload_type", "sequence_number", "ssrc"]
+    assert params(unwrap_rtx) == ["rtx", "payload_type", "ssrc"]
+
+
+@pytest.mark.parametrize("kind", ["audio", "video"])
+async def test_hooks_are_scoped_to_one_instance(kind: str) -> None:
+    pc = RTCPeerConnection()
+    try:
+        hooked, untouched = pc.addTransceiver(kind), pc.addTransceiver(kind)
+
+        async def on_rtp(packet: RtpPacket) -> None: ...
+
+        async def on_rtcp(packet: Any) -> None: ...
+
+        async def on_started(parameters: Any) -> None: ...
+
+        install_ingress(hooked.receiver, on_parameters=print, on_rtp=on_rtp, on_rtcp=on_rtcp)
+        install_egress(hooked.sender, stream_id="p1", on_started=on_started, on_rtcp=on_rtcp)
+
+        assert hooked.receiver._handle_rtp_packet is not untouched.receiver._handle_rtp_packet
+        plain_receiver: Any = untouched.receiver
+        plain_sender: Any = untouched.sender
+        assert plain_receiver._handle_rtp_packet.__func__ is RTCRtpReceiver._handle_rtp_packet
+        assert plain_sender.send.__func__ is RTCRtpSender.send
+        assert "_handle_rtp_packet" not in vars(plain_receiver)
+        assert hooked.sender._stream_id == "p1"
+        assert not receiver_decoder_started(hooked.receiver)
+    finally:
+        await pc.close()
