@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from media.hearing_media import HearingMedia
+from media.metrics import render_prometheus
+
 from .state import app_state
 
 
@@ -22,5 +25,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
         "# TYPE qashyq_lobby_participants gauge",
         f"qashyq_lobby_participants {sum(len(r.lobby_ids()) for r in rooms)}",
     ]
-    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain",
+    media = [room.media.metrics() for room in rooms if isinstance(room.media, HearingMedia)]
+    text = "\n".join(lines) + "\n" + render_prometheus(media)
+    return web.Response(text=text, content_type="text/plain",
                         charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})

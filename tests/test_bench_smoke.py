@@ -1,0 +1,49 @@
+"""Smoke test of the benchmark harness: media flows through both SFUs (no speed thresholds)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIGURES = (
+    "packets_per_s", "cpu_us_per_packet", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+    "join_p95_ms", "loss_pct", "rss_mb_per_participant",
+)
+PARAMS = ("hearings", "participants", "duration_s", "bitrate")
+
+pytestmark = pytest.mark.skipif(shutil.which("janus") is None, reason="needs Debian's janus")
+
+
+def test_bench_runs_both_systems(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    # A subprocess, like a user runs it: the harness pins its own process to a core.
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--out", str(out), "--hearings", "1",
+         "--participants", "3", "--duration", "4"],
+        cwd=REPO, capture_output=True, text=True, timeout=150, check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "ratio" in completed.stdout
+
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) >= {"qashyq", "janus", "ratio"}
+    for system in ("qashyq", "janus"):
+        figures = results[system]
+        for key in (*FIGURES, *PARAMS):
+            assert isinstance(figures[key], (int, float)), (system, key, figures.get(key))
+            assert math.isfinite(figures[key]), (system, key)
+        assert figures["packets_per_s"] > 0, system
+        assert figures["loss_pct"] < 50, system
+        assert figures["joined"] == 3, system
+    for key in FIGURES:
+        assert key in results["ratio"]
+
+    png = (out / "chart.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")

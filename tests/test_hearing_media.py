@@ -1,0 +1,103 @@
+"""Media through the whole server: signaling, lobby, moderation and the SFU together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from media.aiortc_seam import receiver_decoder_started
+from media.hearing_media import HearingMedia
+from server.state import STATE_KEY
+from tests.fixtures.aiortc_page import eventually
+from tests.fixtures.aiortc_participant import AiortcParticipant
+from tests.fixtures.app_server import Api
+
+
+def _media(api: Api, hearing_id: str) -> HearingMedia:
+    room = api.http.app[STATE_KEY].rooms.get(hearing_id)  # type: ignore[union-attr]
+    assert room is not None and isinstance(room.media, HearingMedia)
+    return room.media
+
+
+async def _admitted(api: Api, judge: AiortcParticipant, link: dict[str, Any]) -> AiortcParticipant:
+    page = await AiortcParticipant.join(api.http, api.url("/ws"), link)
+    await judge.signaling.send({"type": "admit", "participant_id": link["id"]})
+    await page.signaling.expect("admitted")
+    return page
+
+
+async def test_three_pages_see_and_hear_each_other_untranscoded(api: Api) -> None:
+    hearing = await api.create_hearing()
+    judge_link = await api.invite(hearing["id"], "judge")
+    judge = await AiortcParticipant.join(api.http, api.url("/ws"), judge_link)
+    plaintiff = await _admitted(api, judge, await api.invite(hearing["id"], "plaintiff"))
+    defendant = await _admitted(api, judge, await api.invite(hearing["id"], "defendant"))
+    pages = [judge, plaintiff, defendant]
+    try:
+        for page in pages:
+            for other in pages:
+                if other is page:
+                    continue
+                for kind in ("audio", "video"):
+                    await eventually(
+                        lambda p=page, o=other, k=kind: p.media.frames_from(o.participant_id,
+                                                                            k) >= 15,
+                        what=f"{page.participant_id} decodes {kind} of {other.participant_id}",
+                    )
+        media = _media(api, hearing["id"])
+        for pid in media.participant_ids:
+            pc = media.session(pid).pc
+            assert pc.getReceivers() and pc.getSenders()
+            assert not any(receiver_decoder_started(r) for r in pc.getReceivers())
+            assert all(s._RTCRtpSender__encoder is None for s in pc.getSenders())
+        async with api.http.get(api.url("/metrics"), headers=api.auth) as r:
+            text = await r.text()
+        assert r.status == 200
+        assert f'qashyq_media_packets_total{{hearing="{hearing["id"]}"' in text
+    finally:
+        for page in pages:
+            await page.close()
+
+
+async def test_mute_leave_and_rejoin_through_signaling(api: Api) -> None:
+    hearing = await api.create_hearing()
+    judge = await AiortcParticipant.join(api.http, api.url("/ws"),
+                                         await api.invite(hearing["id"], "judge"))
+    witness_link = await api.invite(hearing["id"], "witness")
+    witness = await _admitted(api, judge, witness_link)
+    observer_link = await api.invite(hearing["id"], "observer")
+    observer = await _admitted(api, judge, observer_link)
+    lobby_link = await api.invite(hearing["id"], "lawyer")
+    waiting = await AiortcParticipant.join(api.http, api.url("/ws"), lobby_link)
+    pages = [judge, witness, observer, waiting]
+    try:
+        await eventually(lambda: judge.media.frames_from(witness.participant_id, "audio") > 20,
+                         what="the judge hears the witness")
+        # The observer publishes nothing; the lobby gets no media at all.
+        assert judge.media.tracks(observer.participant_id) == []
+        assert waiting.media.offer_count == 0 and waiting.media.received == []
+
+        await judge.signaling.send({"type": "mute", "participant_id": witness.participant_id,
+                                    "muted": True})
+        await witness.signaling.expect("muted")
+        media = _media(api, hearing["id"])
+
+        def forwarded_audio() -> int:
+            return sum(c.packets for c in media.metrics().streams
+                       if c.participant_id == judge.participant_id and c.kind == "audio"
+                       and c.direction == "out")
+
+        before = forwarded_audio()
+        video_before = judge.media.frames_from(witness.participant_id, "video")
+        await eventually(lambda: judge.media.frames_from(witness.participant_id, "video")
+                         > video_before + 30, what="video keeps flowing while muted")
+        assert forwarded_audio() - before < 5, "audio still forwarded while muted"
+
+        await witness.close()
+        witness = await AiortcParticipant.join(api.http, api.url("/ws"), witness_link)
+        assert witness.signaling.frames[0]["you"]["state"] == "admitted"  # seat kept
+        pages[1] = witness
+        await eventually(lambda: sum(t.frames for t in judge.media.tracks(
+            witness.participant_id, "video")) > 40, what="the judge sees the rejoined witness")
+    finally:
+        for page in pages:
+            await page.close()
