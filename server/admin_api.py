@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -173,7 +174,8 @@ async def add_participant(request: web.Request) -> web.Response:
     join_url = f"{_public_base(request, state)}/join#{token}"
     body = participant.public_json()
     body["join_url"] = join_url
-    body["join_qr_svg"] = _qr_svg(join_url)
+    # QR encoding takes milliseconds of CPU: off the loop, so live media is not delayed.
+    body["join_qr_svg"] = await asyncio.to_thread(_qr_svg, join_url)
     return web.json_response(body, status=201)
 
 

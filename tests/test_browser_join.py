@@ -276,6 +276,9 @@ async def test_three_phones_in_one_hearing(admin: AdminClient, pages: PageOpener
         gone = page.locator(f'video[data-participant-id="{witness["id"]}"]')
         await expect(gone).to_have_count(0, timeout=15_000)
         await expect(page.locator("video[data-participant-id]")).to_have_count(1)
+    # Every answer, including those after the witness left, was accepted.
+    for _, page in everyone:
+        assert pages.ws_errors(page) == []
 
 
 async def test_denied_participant_is_told_why(admin: AdminClient, pages: PageOpener) -> None:

@@ -1,0 +1,73 @@
+"""One aiortc peer connection of the load, with pre-encoded tracks and counting receivers."""
+
+from __future__ import annotations
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc.rtcconfiguration import RTCBundlePolicy
+
+from .load import LoadStats, PreEncodedTrack, install_counter, install_publisher
+from .media_files import EncodedMedia
+
+
+class LoadPeer:
+    """A participant's peer connection: publishes ``name``'s looped media, counts what arrives."""
+
+    def __init__(
+        self, name: str, stats: LoadStats, media: dict[str, EncodedMedia]
+    ) -> None:
+        self.name = name
+        self.stats = stats
+        # aiortc's balanced policy stops a second same-kind m-line's transport under BUNDLE.
+        self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.tracks = {kind: PreEncodedTrack(m) for kind, m in media.items()}
+        self._sources: dict[int, tuple[str, str]] = {}
+        self._publishing: set[str] = set()
+
+    def publish_on(self, transceiver: RTCRtpTransceiver, kind: str) -> None:
+        """Send this participant's ``kind`` track on ``transceiver`` (once per kind)."""
+        if kind in self._publishing:
+            return
+        self._publishing.add(kind)
+        track = self.tracks[kind]
+        transceiver.sender.replaceTrack(track)
+        transceiver.direction = "sendonly"
+        install_publisher(transceiver.sender, track, self.stats.ledger(self.name, kind))
+
+    def add_publishing_transceivers(self) -> None:
+        """As an offerer (Janus publisher): one sendonly m-line per kind, audio first."""
+        for kind in ("audio", "video"):
+            if kind in self._publishing:
+                continue
+            transceiver = self.pc.addTransceiver(self.tracks[kind], direction="sendonly")
+            self._publishing.add(kind)
+            install_publisher(
+                transceiver.sender, self.tracks[kind], self.stats.ledger(self.name, kind)
+            )
+
+    def subscribe_on(self, transceiver: RTCRtpTransceiver, publisher: str, kind: str) -> None:
+        """Count ``publisher``'s ``kind`` arriving on ``transceiver`` (re-hooked if it moved)."""
+        key = id(transceiver.receiver)
+        if self._sources.get(key) == (publisher, kind):
+            return
+        self._sources[key] = (publisher, kind)
+        install_counter(transceiver.receiver, self.stats, self.name, publisher, kind)
+
+    async def answer(self) -> str:
+        """Answer the applied remote offer (after the caller hooked transceivers)."""
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return self.pc.localDescription.sdp
+
+    async def set_remote(self, sdp: str, kind: str) -> None:
+        """Apply a remote ``offer`` or ``answer``."""
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
+
+    async def offer(self) -> str:
+        """Create and apply our offer; aiortc returns it after ICE gathering completed."""
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def close(self) -> None:
+        """Close the peer connection and stop the tracks; idempotent."""
+        for track in self.tracks.values():
+            track.stop()
+        await self.pc.close()

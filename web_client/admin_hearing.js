@@ -1,0 +1,314 @@
+// One hearing on the clerk's page: participants and their links, revoke, end, audit timeline.
+// The skeleton is built once; refreshes update it in place so a half-typed name or a
+// selected link is not wiped every few seconds.
+
+import { ApiError, errorText } from "./admin_api.js";
+import { h } from "./dom.js";
+import { eventName, formatDateTime, formatTime, ROLE_NAMES, roleName, t } from "./i18n.js";
+
+const HOSTS = new Set(["judge", "mediator", "clerk"]);
+
+function svgDataUrl(svg) {
+  const bytes = new TextEncoder().encode(svg);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return `data:image/svg+xml;base64,${btoa(binary)}`;
+}
+
+export class HearingDetail {
+  constructor(api, id, container, { onChanged, onAuthFailure }) {
+    this.api = api;
+    this.id = id;
+    this.container = container;
+    this.onChanged = onChanged;
+    this.onAuthFailure = onAuthFailure;
+    this.hearing = null;
+    this.events = [];
+    this.links = new Map(); // participant id -> {join_url, join_qr_svg}; shown once, kept in memory
+    this.items = new Map(); // participant id -> <li>
+    this.closed = false;
+    this.build();
+  }
+
+  close() {
+    this.closed = true;
+  }
+
+  build() {
+    this.title = h("h2", { class: "detail-title" }, t("common.loading"));
+    this.info = h("div", { class: "detail-info" });
+    this.error = h("p", { class: "form-error", role: "alert", hidden: true });
+    this.endButton = h("button", {
+      type: "button", id: "hearing-end", class: "btn btn-danger",
+      onclick: () => this.end(),
+    });
+    this.participantsHeading = h("h3");
+    this.list = h("ul", { class: "participant-list" });
+    this.nameInput = h("input", {
+      id: "participant-name", name: "display_name", required: true, maxlength: "120",
+      autocomplete: "off",
+    });
+    this.roleSelect = h("select", { id: "participant-role", name: "role" });
+    this.addButton = h("button", { id: "participant-add", type: "submit", class: "btn btn-primary" });
+    this.addError = h("p", { class: "form-error", role: "alert", hidden: true });
+    this.nameLabel = h("span");
+    this.roleLabel = h("span");
+    this.addHeading = h("h3");
+    this.form = h(
+      "form",
+      { class: "add-participant", novalidate: true, onsubmit: (e) => this.add(e) },
+      this.addHeading,
+      h("div", { class: "field-row" },
+        h("label", { class: "field" }, this.nameLabel, this.nameInput),
+        h("label", { class: "field" }, this.roleLabel, this.roleSelect)),
+      this.addError,
+      this.addButton,
+    );
+    this.eventsHeading = h("h3");
+    this.eventList = h("ol", { class: "event-list" });
+    this.container.replaceChildren(
+      h("div", { class: "detail-head" }, this.title, this.info),
+      this.error,
+      this.participantsHeading,
+      this.list,
+      this.form,
+      h("div", { class: "detail-actions" }, this.endButton),
+      h("details", { class: "events", open: true },
+        h("summary", {}, this.eventsHeading), this.eventList),
+    );
+    this.container.dataset.hearingId = this.id;
+    this.fillRoles();
+  }
+
+  fillRoles() {
+    const previous = this.roleSelect.value;
+    this.roleSelect.replaceChildren(...ROLE_NAMES.map((r) => new Option(roleName(r), r)));
+    this.roleSelect.value = previous || this.defaultRole();
+  }
+
+  defaultRole() {
+    const host = this.hearing?.kind === "mediation" ? "mediator" : "judge";
+    const hasHost = (this.hearing?.participants || []).some(
+      (p) => HOSTS.has(p.role) && !p.revoked_at,
+    );
+    return hasHost ? "defendant" : host;
+  }
+
+  async refresh() {
+    if (this.closed) return;
+    try {
+      const [hearing, events] = await Promise.all([
+        this.api.getHearing(this.id),
+        this.api.events(this.id),
+      ]);
+      if (this.closed) return;
+      const first = !this.hearing;
+      this.hearing = hearing;
+      this.events = events;
+      this.error.hidden = true;
+      if (first && !this.nameInput.value) this.roleSelect.value = this.defaultRole();
+      this.render();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  fail(err, where = this.error) {
+    if (err instanceof ApiError && this.onAuthFailure(err)) return;
+    where.textContent = errorText(err);
+    where.hidden = false;
+  }
+
+  render() {
+    this.participantsHeading.textContent = t("admin.detail.participants");
+    this.addHeading.textContent = t("admin.detail.add");
+    this.nameLabel.textContent = t("admin.detail.name");
+    this.roleLabel.textContent = t("admin.detail.role");
+    this.addButton.textContent = t("admin.detail.addSubmit");
+    this.endButton.textContent = t("admin.detail.end");
+    this.eventsHeading.textContent = t("admin.detail.events");
+    this.fillRoles();
+    const hr = this.hearing;
+    if (!hr) return;
+    this.title.textContent = `${hr.case_number} — ${hr.title}`;
+    const ended = hr.state === "ended";
+    this.info.replaceChildren(
+      h("span", { class: `badge state-${hr.state}` }, t(`hstate.${hr.state}`)),
+      h("span", { class: "badge" }, t(`kind.${hr.kind}`)),
+      h("span", { class: "badge" }, String(hr.language).toUpperCase()),
+      h("span", { class: "badge" }, t("admin.detail.codec", { codec: hr.video_codec || "vp8" })),
+      h("span", { class: "detail-when" },
+        t("admin.detail.when", { start: formatDateTime(hr.starts_at), end: formatTime(hr.ends_at) })),
+    );
+    this.endButton.hidden = ended;
+    this.form.hidden = ended;
+    this.renderParticipants(ended);
+    this.renderEvents();
+  }
+
+  renderParticipants(ended) {
+    const people = [...(this.hearing.participants || [])].sort((a, b) =>
+      String(a.created_at).localeCompare(String(b.created_at)));
+    if (!people.length) {
+      this.items.clear();
+      this.list.replaceChildren(h("li", { class: "muted empty" }, t("admin.detail.noParticipants")));
+      return;
+    }
+    const seen = new Set();
+    const ordered = people.map((p) => {
+      seen.add(p.id);
+      let li = this.items.get(p.id);
+      if (!li) {
+        li = h("li", { class: "participant", dataset: { participantId: p.id } },
+          h("div", { class: "participant-head" }));
+        this.items.set(p.id, li);
+      }
+      this.fillParticipant(li, p, ended);
+      return li;
+    });
+    for (const id of [...this.items.keys()]) if (!seen.has(id)) this.items.delete(id);
+    // Re-append in order; moving existing nodes keeps their link boxes and selection.
+    const current = [...this.list.children];
+    if (current.length !== ordered.length || current.some((el, i) => el !== ordered[i])) {
+      this.list.replaceChildren(...ordered);
+    }
+  }
+
+  fillParticipant(li, p, ended) {
+    const revoked = Boolean(p.revoked_at);
+    const state = revoked ? "revoked" : p.state || (p.connected ? "admitted" : "offline");
+    li.classList.toggle("revoked", revoked);
+    li.querySelector(".participant-head").replaceChildren(
+      h("span", { class: `dot state-${state}`, "aria-hidden": "true" }),
+      h("span", { class: "participant-name" }, p.display_name),
+      h("span", { class: "participant-role" }, roleName(p.role)),
+      h("span", { class: `badge pstate-${state}` }, t(`pstate.${state}`)),
+      !revoked && !ended
+        ? h("button", {
+          type: "button", class: "btn btn-small btn-ghost revoke",
+          dataset: { action: "revoke", participantId: p.id },
+          onclick: () => this.revoke(p),
+        }, t("admin.detail.revoke"))
+        : null,
+    );
+    const link = this.links.get(p.id);
+    let box = li.querySelector(".link-box");
+    if (link && !revoked && !box) {
+      box = this.linkBox(p.id, link);
+      li.append(box);
+    } else if (box && revoked) {
+      box.remove();
+    } else if (box) {
+      box.querySelector(".copy").textContent = t("admin.detail.copy");
+      box.querySelector(".link-hint").textContent = t("admin.detail.linkOnce");
+      box.querySelector(".join-qr").alt = t("admin.detail.qr");
+    }
+  }
+
+  linkBox(pid, link) {
+    const url = h("code", { class: "join-url", dataset: { participantId: pid } }, link.join_url);
+    const fallback = h("input", {
+      class: "join-url-field", readonly: true, value: link.join_url, hidden: true,
+      "aria-label": link.join_url, onfocus: (e) => e.target.select(),
+    });
+    const status = h("span", { class: "copy-status", role: "status" });
+    const copy = h("button", {
+      type: "button", class: "btn btn-small copy", dataset: { participantId: pid },
+      onclick: async () => {
+        try {
+          if (!navigator.clipboard?.writeText) throw new Error("no clipboard");
+          await navigator.clipboard.writeText(link.join_url);
+          status.textContent = t("admin.detail.copied");
+        } catch {
+          fallback.hidden = false;
+          fallback.focus();
+          fallback.select();
+          status.textContent = t("admin.detail.copyFailed");
+        }
+      },
+    }, t("admin.detail.copy"));
+    const qr = h("img", {
+      class: "join-qr", alt: t("admin.detail.qr"), width: "180", height: "180",
+      src: svgDataUrl(link.join_qr_svg || ""), dataset: { participantId: pid },
+    });
+    return h("div", { class: "link-box" },
+      h("div", { class: "link-text" }, url, fallback,
+        h("div", { class: "link-actions" }, copy, status),
+        h("p", { class: "muted link-hint" }, t("admin.detail.linkOnce"))),
+      qr);
+  }
+
+  renderEvents() {
+    const events = [...this.events].reverse();
+    if (!events.length) {
+      this.eventList.replaceChildren(h("li", { class: "muted" }, t("admin.detail.noEvents")));
+      return;
+    }
+    const names = new Map((this.hearing?.participants || []).map((p) => [p.id, p.display_name]));
+    const who = (id) => (names.has(id) ? names.get(id) : id);
+    this.eventList.replaceChildren(
+      ...events.map((ev) =>
+        h("li", { class: "event", dataset: { kind: ev.kind } },
+          h("time", { datetime: ev.at }, formatTime(ev.at, true)),
+          h("span", { class: "event-kind" }, eventName(ev.kind)),
+          ev.actor ? h("span", { class: "event-actor" }, who(ev.actor)) : null,
+          h("span", { class: "event-data" }, summarize(ev.data, who)))),
+    );
+  }
+
+  async add(event) {
+    event.preventDefault();
+    this.addError.hidden = true;
+    this.addButton.disabled = true;
+    try {
+      const p = await this.api.addParticipant(this.id, this.nameInput.value.trim(),
+        this.roleSelect.value);
+      this.links.set(p.id, { join_url: p.join_url, join_qr_svg: p.join_qr_svg });
+      this.nameInput.value = "";
+      await this.refresh();
+      this.roleSelect.value = this.defaultRole();
+      this.onChanged();
+    } catch (err) {
+      this.fail(err, this.addError);
+      this.nameInput.focus();
+    } finally {
+      this.addButton.disabled = false;
+    }
+  }
+
+  async revoke(p) {
+    if (!window.confirm(t("admin.detail.revokeConfirm", { name: p.display_name }))) return;
+    try {
+      await this.api.revokeParticipant(this.id, p.id);
+      this.links.delete(p.id);
+      await this.refresh();
+      this.onChanged();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  async end() {
+    if (!window.confirm(t("admin.detail.endConfirm"))) return;
+    try {
+      await this.api.endHearing(this.id);
+      await this.refresh();
+      this.onChanged();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+}
+
+function summarize(data, who) {
+  if (!data || typeof data !== "object") return data ? String(data) : "";
+  return Object.entries(data)
+    .map(([k, v]) => {
+      if (k === "participant_id") return who(v);
+      if (k === "role") return roleName(v);
+      return `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`;
+    })
+    .join(" · ");
+}
