@@ -14,54 +14,24 @@ import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.fixtures.app_server import Api
 from tests.fixtures.browser import PageOpener
 
 pytestmark = pytest.mark.browser
 
 
-class AdminClient:
-    """The admin HTTP API of a live server, for setting up hearings and links."""
-
-    def __init__(self, http: aiohttp.ClientSession, base_url: str, token: str) -> None:
-        self.http = http
-        self.base_url = base_url
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        async with self.http.request(
-            method, self.base_url + path, json=body, headers=self.headers
-        ) as response:
-            return response.status, await response.json(content_type=None)
-
-    async def hearing(self, starts_in: timedelta = timedelta(minutes=1), **fields: Any) -> str:
-        body = {
-            "case_number": "2-3301/2026",
-            "title": "Жер учаскесі туралы дау",
-            "kind": "court",
-            "starts_at": (datetime.now(UTC) + starts_in).isoformat(),
-            "duration_minutes": 60,
-            "language": "kk",
-            **fields,
-        }
-        status, data = await self.call("POST", "/api/hearings", body)
-        assert status == 201, data
-        return str(data["id"])
-
-    async def invite(self, hearing_id: str, name: str, role: str) -> dict[str, Any]:
-        status, data = await self.call(
-            "POST",
-            f"/api/hearings/{hearing_id}/participants",
-            {"display_name": name, "role": role},
-        )
-        assert status == 201, data
-        result: dict[str, Any] = data
-        return result
+async def scheduled(admin: Api, starts_in: timedelta = timedelta(minutes=1),
+                    **fields: Any) -> str:
+    """Schedule a hearing starting ``starts_in`` from now; return its id."""
+    starts_at = (datetime.now(UTC) + starts_in).isoformat()
+    hearing = await admin.create_hearing(starts_at=starts_at, **fields)
+    return str(hearing["id"])
 
 
 @pytest.fixture
-async def admin(live_server: Any) -> AsyncIterator[AdminClient]:
+async def admin(live_server: Any) -> AsyncIterator[Api]:
     async with aiohttp.ClientSession() as http:
-        yield AdminClient(http, live_server.base_url, live_server.admin_token)
+        yield Api(http, live_server.admin_token, live_server.base_url)
 
 
 async def expect_error_screen(page: Page, close_code: int, error_code: str | None = None) -> None:
@@ -76,11 +46,11 @@ async def expect_error_screen(page: Page, close_code: int, error_code: str | Non
 
 
 async def test_too_early_link_shows_the_start_time(
-    admin: AdminClient, pages: PageOpener, live_server: Any
+    admin: Api, pages: PageOpener, live_server: Any
 ) -> None:
     starts_in = timedelta(days=20)
-    hearing_id = await admin.hearing(starts_in=starts_in, language="ru")
-    link = await admin.invite(hearing_id, "Петров П.П.", "witness")
+    hearing_id = await scheduled(admin, starts_in=starts_in, language="ru")
+    link = await admin.invite(hearing_id, "witness", "Петров П.П.")
     page = await pages.open(link["join_url"])
     await expect_error_screen(page, 4408, "too_early")
     # The start date is shown in local time (the browser's zone): its year and day appear.
@@ -90,9 +60,9 @@ async def test_too_early_link_shows_the_start_time(
     await pages.screenshot(page, "join-too-early")
 
 
-async def test_revoked_link(admin: AdminClient, pages: PageOpener) -> None:
-    hearing_id = await admin.hearing()
-    link = await admin.invite(hearing_id, "Revoked Person", "lawyer")
+async def test_revoked_link(admin: Api, pages: PageOpener) -> None:
+    hearing_id = await scheduled(admin, language="kk")
+    link = await admin.invite(hearing_id, "lawyer", "Revoked Person")
     status, _ = await admin.call("DELETE", f"/api/hearings/{hearing_id}/participants/{link['id']}")
     assert status == 200
     page = await pages.open(link["join_url"])
@@ -100,9 +70,9 @@ async def test_revoked_link(admin: AdminClient, pages: PageOpener) -> None:
     await pages.screenshot(page, "join-revoked")
 
 
-async def test_link_of_an_ended_hearing(admin: AdminClient, pages: PageOpener) -> None:
-    hearing_id = await admin.hearing(language="en")
-    link = await admin.invite(hearing_id, "Late Witness", "witness")
+async def test_link_of_an_ended_hearing(admin: Api, pages: PageOpener) -> None:
+    hearing_id = await scheduled(admin, language="en")
+    link = await admin.invite(hearing_id, "witness", "Late Witness")
     status, _ = await admin.call("POST", f"/api/hearings/{hearing_id}/end")
     assert status == 200
     page = await pages.open(link["join_url"])
@@ -194,11 +164,11 @@ async def playing_remote_videos(page: Page, expected: int, timeout: float = 45) 
     return result
 
 
-async def test_three_phones_in_one_hearing(admin: AdminClient, pages: PageOpener) -> None:
-    hearing_id = await admin.hearing(language="kk")
-    judge = await admin.invite(hearing_id, "Судья Ахметова А.", "judge")
-    defendant = await admin.invite(hearing_id, "Серікбаев Н.", "defendant")
-    witness = await admin.invite(hearing_id, "Иванова М.", "witness")
+async def test_three_phones_in_one_hearing(admin: Api, pages: PageOpener) -> None:
+    hearing_id = await scheduled(admin, language="kk")
+    judge = await admin.invite(hearing_id, "judge", "Судья Ахметова А.")
+    defendant = await admin.invite(hearing_id, "defendant", "Серікбаев Н.")
+    witness = await admin.invite(hearing_id, "witness", "Иванова М.")
 
     judge_page = await pages.open(judge["join_url"])
     await expect(judge_page.locator("#join")).to_be_visible(timeout=15_000)
@@ -281,10 +251,10 @@ async def test_three_phones_in_one_hearing(admin: AdminClient, pages: PageOpener
         assert pages.ws_errors(page) == []
 
 
-async def test_denied_participant_is_told_why(admin: AdminClient, pages: PageOpener) -> None:
-    hearing_id = await admin.hearing(language="ru")
-    judge = await admin.invite(hearing_id, "Судья Омарова", "judge")
-    witness = await admin.invite(hearing_id, "Посторонний", "witness")
+async def test_denied_participant_is_told_why(admin: Api, pages: PageOpener) -> None:
+    hearing_id = await scheduled(admin, language="ru")
+    judge = await admin.invite(hearing_id, "judge", "Судья Омарова")
+    witness = await admin.invite(hearing_id, "witness", "Посторонний")
 
     judge_page = await pages.open(judge["join_url"])
     await judge_page.click("#join")
@@ -315,10 +285,10 @@ navigator.mediaDevices.getUserMedia = () =>
 
 
 async def test_refused_camera_and_microphone_can_still_join(
-    admin: AdminClient, pages: PageOpener
+    admin: Api, pages: PageOpener
 ) -> None:
-    hearing_id = await admin.hearing(language="en")
-    judge = await admin.invite(hearing_id, "Judge Refused", "judge")
+    hearing_id = await scheduled(admin, language="en")
+    judge = await admin.invite(hearing_id, "judge", "Judge Refused")
     page = await pages.open()
     await page.add_init_script(REFUSE_MEDIA)
     await page.goto(judge["join_url"])
