@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import socket
 
 from aiohttp import WSMsgType, web
 
@@ -17,13 +19,15 @@ from .state import app_state
 # aiohttp refuses frames over this itself (close 1009); frames between the protocol's limit
 # and this one get the protocol's 4413 with an explanation.
 TRANSPORT_MAX_BYTES = 1024 * 1024
+SEND_BUFFER_BYTES = 128 * 1024
 
 
 class WebSocketConnection:
     """An aiohttp WebSocket as the session's ``Connection``."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
         self._ws = ws
+        self._transport = transport
 
     async def receive(self) -> str | bytes | None:
         """The next text or binary frame; None once closed."""
@@ -49,6 +53,11 @@ class WebSocketConnection:
             with contextlib.suppress(ConnectionError):
                 await self._ws.send_str(text)
 
+    def abort(self) -> None:
+        """Drop the TCP connection without a close handshake."""
+        if self._transport is not None:
+            self._transport.abort()
+
     async def close(self, error: QashyqError | None) -> None:
         """Close with the error's code; the reason is its stable code (fits 123 bytes)."""
         if self._ws.closed:
@@ -66,10 +75,15 @@ async def signaling_socket(request: web.Request) -> web.StreamResponse:
         heartbeat=state.settings.heartbeat_s, max_msg_size=TRANSPORT_MAX_BYTES
     )
     await ws.prepare(request)
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is not None:
+        # Signaling frames are small; a page that stops reading must not let the kernel
+        # queue megabytes for it (Linux would autotune the buffer up to several MB).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
     state.sockets.add(ws)
     try:
         session = ParticipantSession(
-            WebSocketConnection(ws),
+            WebSocketConnection(ws, request.transport),
             state.rooms,
             ice_servers=ice_servers_for(state.settings),
             heartbeat_s=state.settings.heartbeat_s,

@@ -44,6 +44,9 @@ class Connection(Protocol):
     async def close(self, error: QashyqError | None) -> None:
         """Close, telling the page why (None: a normal close)."""
 
+    def abort(self) -> None:
+        """Drop the connection at once, for a page that reads nothing any more."""
+
 
 _Close = object()
 
@@ -85,7 +88,11 @@ class ParticipantSession:
         try:
             self._outbox.put_nowait(message)
         except asyncio.QueueFull:
-            self.terminate(SlowClient("the connection could not keep up and was closed"))
+            # A page this far behind cannot read a close frame either: drop it now rather
+            # than buffer without bound or wait for the send timeout.
+            self._closing = True
+            self._end_error = SlowClient("the connection could not keep up and was closed")
+            self._conn.abort()
 
     def terminate(self, error: QashyqError) -> None:
         """Send the error frame after what is queued, then close with the error's code."""
@@ -122,9 +129,9 @@ class ParticipantSession:
                     await self._room.leave(self)
                 except Exception:  # leaving must not mask how the session ended
                     log.exception("leaving hearing %s failed", self._room.hearing.id)
-            if not self._closing:
-                self._closing = True
-                self._put_close()
+            self._closing = True
+            # The writer stops at the first close marker; one more is harmless.
+            self._put_close()
             try:
                 # Let queued frames (the reason for a close above all) reach the page.
                 await asyncio.wait_for(writer, SEND_TIMEOUT_S + 1)

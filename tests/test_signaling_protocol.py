@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
+import json
+import os
+import socket
+import struct
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -153,3 +158,82 @@ async def test_dead_page_is_detected_by_heartbeat(api: Api, settings: Settings) 
         assert loop.time() < deadline, "the dead page was never noticed"
         await asyncio.sleep(0.2)
     await ws.close()
+
+
+def _raw_websocket(host: str, port: int) -> socket.socket:
+    """A WebSocket client with a tiny receive buffer that can stop reading at will."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)
+    assert b" 101 " in response.split(b"\r\n")[0], response
+    return sock
+
+
+def _read_until_closed(sock: socket.socket, timeout: float) -> int:
+    """Bytes read until the peer closes; fail if it stays open past ``timeout``."""
+    sock.settimeout(timeout)
+    total = 0
+    try:
+        while chunk := sock.recv(65536):
+            total += len(chunk)
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        raise AssertionError("the server kept the slow connection open") from None
+    return total
+
+
+def _masked_text_frame(text: str) -> bytes:
+    payload = text.encode()
+    mask = os.urandom(4)
+    assert len(payload) < 65536
+    header = bytes([0x81, 0x80 | 126]) + struct.pack("!H", len(payload))
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+async def test_slow_client_is_dropped_not_buffered(api: Api) -> None:
+    hearing = await api.create_hearing()
+    judge_link = await api.invite(hearing["id"], "judge")
+    clerk_link = await api.invite(hearing["id"], "clerk")
+    url = api.http.make_url("/ws")  # type: ignore[union-attr]
+    assert url.host is not None and url.port is not None
+    slow = await asyncio.to_thread(_raw_websocket, url.host, url.port)
+    try:
+        hello = {"type": "hello", "token": clerk_link["token"], "protocol": 1}
+        slow.sendall(_masked_text_frame(json.dumps(hello)))
+        # From here on the clerk's page reads nothing, like a phone frozen in a tunnel.
+        judge = await SignalingClient.connect(api.http, api.url("/ws"), judge_link["token"])
+        await judge.expect("welcome")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        sent = 0
+        while True:
+            _, detail = await api.call("GET", f"/api/hearings/{hearing['id']}")
+            clerk = next(p for p in detail["participants"] if p["id"] == clerk_link["id"])
+            if sent and clerk["state"] == "offline":
+                break
+            assert loop.time() < deadline, f"the slow page was never dropped ({sent} sent)"
+            for _ in range(20):
+                await judge.send({"type": "chat", "text": "ж" * 1000})
+                sent += 1
+            await judge.expect("chat", lambda m, n=sent: True)
+        # The judge's page is unaffected and the server serves on.
+        await judge.send({"type": "ping"})
+        await judge.expect("pong")
+        await judge.close()
+        # The server closed the connection (EOF after what the kernel already held); what
+        # it held for the page was bounded: the outbox (256 frames of ~2 KB), the event
+        # loop's write buffer and a fixed kernel send buffer, about 1 MB in all.
+        received = await asyncio.to_thread(_read_until_closed, slow, 20.0)
+        assert 0 < received < 1_500_000, (received, sent)
+    finally:
+        slow.close()
