@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fixtures.app_server import REPO, Api, LiveServer
+from tests.fixtures.app_server import REPO, Api, LiveServer, free_port
 from tests.fixtures.signaling_client import SignalingClient
 
 
@@ -87,3 +87,31 @@ async def test_no_token_reaches_the_server_log(live_server: LiveServer) -> None:
     for secret in (live_server.admin_token, judge["token"], party["token"]):
         assert secret not in log
         assert secret.split(".")[-1] not in log  # not even the signature part
+
+
+async def test_server_keeps_its_state_in_redis_when_told(
+    tmp_path: Path, fresh_redis_url: str
+) -> None:
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "QASHYQ_DATA_DIR": str(data_dir), "REDIS_URL": fresh_redis_url}
+    token = _cli("admin-token", env=env).stdout.strip().splitlines()[-1]
+    server = LiveServer(data_dir, free_port(), token, tmp_path / "server.log", env)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            api = Api(http, token, server.base_url)
+            hearing = await api.create_hearing(title="Redis-backed hearing")
+            link = await api.invite(hearing["id"], "judge")
+        await server.stop()
+        await server.start()
+        async with aiohttp.ClientSession() as http:
+            api = Api(http, token, server.base_url)
+            status, detail = await api.call("GET", f"/api/hearings/{hearing['id']}")
+            assert status == 200 and detail["title"] == "Redis-backed hearing"
+            page = await SignalingClient.connect(http, server.base_url + "/ws", link["token"])
+            assert (await page.expect("welcome"))["you"]["role"] == "judge"
+            await page.close()
+        assert "Redis at" in server.log_text()
+        assert not (data_dir / "qashyq.sqlite3").exists()
+    finally:
+        await server.stop()
