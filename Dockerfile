@@ -1,6 +1,9 @@
 FROM python:3.11-slim-bookworm
 # PyAV and aiortc ship wheels with their codecs; nothing to compile.
 WORKDIR /app
+# DejaVu Sans draws the composite's captions (Kazakh, Russian).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY server ./server
 COPY signaling ./signaling

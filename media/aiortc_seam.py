@@ -13,22 +13,36 @@ Hooks used:
   NACK/PLI/RR go to the subscription), ``._send_rtcp`` (wrapped: drops aiortc's own sender
   reports, whose counters are zero because it never sends media), ``._ssrc``,
   ``._rtx_ssrc``, ``._stream_id``.
-- ``RTCDtlsTransport._send_rtp`` (writes a serialized RTP/RTCP packet through SRTP),
+- ``RTCDtlsTransport._send_rtp`` (writes a serialized RTCP packet through SRTP),
   ``._register_rtp_receiver`` / ``._unregister_rtp_receiver``,
-  ``._rtp_header_extensions_map``.
+  ``._rtp_header_extensions_map`` (its public ``get``/``set`` only).
+- The forwarding fast path (``FastIngress``, ``Transport.send_rtp``): the server transport's
+  ``RTCDtlsTransport._handle_rtp_data`` is replaced on that instance so packets of our own
+  publishers skip aiortc's ``RtpPacket`` parser and router; egress protects with the
+  transport's ``_tx_srtp`` (``_state`` must be ``State.CONNECTED``) and writes straight to the
+  nominated ICE pair's datagram transport (``RTCIceTransport._connection._nominated[1]``,
+  ``CandidatePair.protocol.transport`` / ``.remote_addr``), instead of three coroutine layers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import struct
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+import pylibsrtp
+from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver, clock
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import RtcpPacket, RtcpSrPacket, RtpPacket
+from aiortc.rtcdtlstransport import State
+from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtcpPacket, RtcpSrPacket, RtpPacket
+
+from .rtp_packets import ExtensionIds, parse_received
+
+logger = logging.getLogger(__name__)
 
 RtpHandler = Callable[[RtpPacket], Awaitable[None]]
 RtcpHandler = Callable[[Any], Awaitable[None]]
@@ -87,6 +101,9 @@ class Transport:
 
     def __init__(self, sender: RTCRtpSender) -> None:
         self._sender = sender
+        self._pair: Any = None
+        self._address: tuple[str, int] = ("", 0)
+        self._connected: Any = None
 
     @property
     def _dtls(self) -> Any:
@@ -108,6 +125,38 @@ class Transport:
             await self._dtls._send_rtp(data)
         except ConnectionError:
             return False
+        return True
+
+    def extension_ids(self) -> ExtensionIds:
+        """The header-extension ids negotiated on this connection."""
+        return extension_ids(self._dtls._rtp_header_extensions_map)
+
+    def send_rtp(self, data: bytes) -> bool:
+        """Protect and send one serialized RTP packet now; False when it cannot be sent.
+
+        Synchronous on purpose: aiortc's path (``_send_rtp`` -> ICE ``send`` -> ``sendto`` ->
+        ``send_data``) is three coroutines deep for what ends in one non-blocking ``sendto``.
+        """
+        dtls = self._connected
+        if dtls is None or dtls._state is not State.CONNECTED:
+            # BUNDLE may swap the sender's transport during negotiation: resolve it again
+            # until it is connected; once connected it stays (m-lines are never removed).
+            dtls = self._dtls
+            if dtls._state is not State.CONNECTED:
+                self._connected = None
+                return False
+            self._connected = dtls
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None:
+            return False
+        if pair is not self._pair:
+            # remote_addr is a property building a tuple: resolve it once per nominated pair.
+            self._pair = pair
+            self._address = pair.remote_addr
+        try:
+            pair.protocol.transport.sendto(dtls._tx_srtp.protect(data), self._address)
+        except (OSError, pylibsrtp.Error):
+            return False  # the socket closed under us, or SRTP refused: the packet is lost
         return True
 
 
@@ -140,6 +189,147 @@ def receiver_decoder_started(receiver: RTCRtpReceiver) -> bool:
     return hooked._RTCRtpReceiver__decoder_thread is not None
 
 
+def extension_ids(extensions_map: HeaderExtensionsMap) -> ExtensionIds:
+    """Which one-byte ids a connection negotiated, read through the map's public ``set``."""
+
+    def probe(**values: Any) -> int:
+        profile, block = extensions_map.set(HeaderExtensions(**values))
+        return block[0] >> 4 if profile == 0xBEDE and block else 0
+
+    return ExtensionIds(
+        mid=probe(mid="0"), audio_level=probe(audio_level=(False, 0)),
+        abs_send_time=probe(abs_send_time=0),
+    )
+
+
+_SSRC = struct.Struct("!I")
+
+
+class _Continue:
+    """Awaitable that finishes a coroutine which was started by hand and then suspended."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], pending: Any) -> None:
+        self._coroutine = coroutine
+        self._pending = pending
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coroutine, pending = self._coroutine, self._pending
+        while True:
+            try:
+                sent = yield pending
+            except BaseException as exc:  # cancellation too: passed on, not eaten
+                try:
+                    pending = coroutine.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    pending = coroutine.send(sent)
+                except StopIteration:
+                    return
+
+
+async def _finish(continuation: _Continue) -> None:
+    await continuation
+
+
+class FastIngress:
+    """Per server transport: hands our publishers' RTP straight to their streams.
+
+    aiortc queues every datagram (``aioice.Connection.data_received`` -> ``asyncio.Queue``)
+    for the DTLS transport's receive task, then parses it into an ``RtpPacket`` (building a
+    ``HeaderExtensions`` per packet) and routes it. For SRTP on a connected transport this
+    reads the datagram where it arrives instead: unprotect, ``parse_received``, look the SSRC
+    up, and run the stream's handler right away. Everything else (DTLS, SRTCP, STUN, SSRCs we
+    do not know) takes aiortc's own path unchanged.
+
+    The handler is a coroutine function, run by hand: on our path it never suspends (sends
+    are synchronous ``sendto``), so no task is created per packet. If one ever does suspend
+    (a sink awaiting real I/O), a task owned by this object finishes it.
+    """
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._original = transport._handle_rtp_data
+        self._handlers: dict[int, RtpHandler] = {}
+        self._owners: dict[int, object] = {}
+        self._map: HeaderExtensionsMap = transport._rtp_header_extensions_map
+        self._audio_level_id = 0
+        self._unfinished: set[asyncio.Task[None]] = set()
+        transport._handle_rtp_data = self._handle_rtp_data
+        connection = transport.transport._connection
+        self._queue_datagram = connection.data_received
+        connection.data_received = self._datagram_received
+
+    @staticmethod
+    def of(transport: Any) -> FastIngress:
+        """The fast ingress of ``transport``, installed on first use."""
+        existing = getattr(transport, "_qashyq_fast_ingress", None)
+        if isinstance(existing, FastIngress):
+            return existing
+        created = FastIngress(transport)
+        transport._qashyq_fast_ingress = created
+        return created
+
+    def add(self, ssrc: int, owner: object, handler: RtpHandler) -> None:
+        """Route ``ssrc`` to ``handler`` (owned by ``owner``, for ``remove``)."""
+        self._handlers[ssrc] = handler
+        self._owners[ssrc] = owner
+        # Ids are fixed once negotiated (the server offers them): read them with the route.
+        self._audio_level_id = extension_ids(self._map).audio_level
+
+    async def remove(self, owner: object) -> None:
+        """Forget every SSRC routed to ``owner``'s handler; the last one ends leftover tasks."""
+        for ssrc in [s for s, o in self._owners.items() if o is owner]:
+            del self._handlers[ssrc]
+            del self._owners[ssrc]
+        if not self._handlers and self._unfinished:
+            leftovers = tuple(self._unfinished)
+            for task in leftovers:
+                task.cancel()
+            await asyncio.gather(*leftovers, return_exceptions=True)
+
+    def _datagram_received(self, data: bytes, component: int) -> None:
+        transport = self._transport
+        srtp = transport._rx_srtp
+        # SRTP is 128..191 in the first byte; SRTCP has packet type 192..223 in the second.
+        if (
+            srtp is None
+            or len(data) < 12
+            or not 127 < data[0] < 192
+            or 191 < data[1] < 224
+            or transport._state is not State.CONNECTED
+        ):
+            self._queue_datagram(data, component)
+            return
+        try:
+            plain = srtp.unprotect(data)
+        except pylibsrtp.Error:
+            return  # replayed or forged: aiortc drops these too
+        self._run(self._handle_rtp_data(plain, 0))
+
+    async def _handle_rtp_data(self, data: bytes, arrival_time_ms: int) -> None:
+        handler = self._handlers.get(_SSRC.unpack_from(data, 8)[0]) if len(data) >= 12 else None
+        if handler is None:
+            await self._original(data, arrival_time_ms or clock.current_ms())
+            return
+        packet = parse_received(data, self._audio_level_id, self._map)
+        if packet is not None:
+            await handler(packet)
+
+    def _run(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        try:
+            pending = coroutine.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            logger.exception("forwarding a packet failed")
+            return
+        task = asyncio.get_running_loop().create_task(_finish(_Continue(coroutine, pending)))
+        self._unfinished.add(task)
+        task.add_done_callback(self._unfinished.discard)
+
+
 def install_ingress(
     receiver: RTCRtpReceiver,
     *,
@@ -164,15 +354,26 @@ def install_ingress(
         transport = receiver.transport
         transport._register_rtp_receiver(receiver, parameters)
         registered.append(transport)
+        fast = FastIngress.of(transport)
+        for ssrc in (*media_ssrcs, *rtx_ssrcs):
+            if ssrc:
+                fast.add(ssrc, receiver, on_rtp)
 
     async def stop() -> None:
         while registered:
-            registered.pop()._unregister_rtp_receiver(receiver)
+            transport = registered.pop()
+            transport._unregister_rtp_receiver(receiver)
+            await FastIngress.of(transport).remove(receiver)
 
     async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        # aiortc's router found this receiver by mid or payload type (an SSRC the answer did
+        # not announce): route that SSRC the fast way from now on.
+        for transport in registered:
+            FastIngress.of(transport).add(packet.ssrc, receiver, on_rtp)
         await on_rtp(packet)
 
     # Instance attributes shadow the class's methods for this one receiver only.
+    _drop_receive_machinery(receiver)
     hooked: Any = receiver
     hooked.receive = receive
     hooked.stop = stop
@@ -180,8 +381,19 @@ def install_ingress(
     hooked._handle_rtcp_packet = on_rtcp
 
 
+def _drop_receive_machinery(receiver: RTCRtpReceiver) -> None:
+    # aiortc builds a jitter buffer, a NACK generator and, for video, a remote bitrate
+    # estimator (1000 rate buckets) per receiver; only its _handle_rtp_packet, which we
+    # replace, uses them. Every subscribed m-line has a receiver: free them.
+    hooked: Any = receiver
+    hooked._RTCRtpReceiver__jitter_buffer = None
+    hooked._RTCRtpReceiver__nack_generator = None
+    hooked._RTCRtpReceiver__remote_bitrate_estimator = None
+
+
 def install_inert_receiver(receiver: RTCRtpReceiver) -> None:
     """Make a receiver that must never receive (server-sendonly m-line) do nothing at all."""
+    _drop_receive_machinery(receiver)
 
     async def receive(parameters: Any) -> None:
         return None

@@ -21,6 +21,7 @@ from .errors import (
 from .ice import IceServer
 from .metrics import HearingMetrics
 from .participant import ParticipantSession, StreamMap
+from .published_stream import PublishedStream
 from .subscription import LinkQuality
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,16 @@ class MediaSignal(Protocol):
         ``role`` is ``"publish"`` for the m-lines the client sends its own camera and
         microphone on, ``"subscribe"`` for another participant's stream.
         """
+
+
+class StreamObserver(Protocol):
+    """Hears of streams as participants start and stop publishing (e.g. the recorder)."""
+
+    def stream_published(self, stream: PublishedStream) -> None:
+        """A participant's audio or video stream exists (its packets may follow)."""
+
+    def stream_unpublished(self, stream: PublishedStream) -> None:
+        """The stream is about to close: its publisher left or was removed."""
 
 
 @dataclass(frozen=True)
@@ -77,12 +88,27 @@ class HearingMedia:
         self._signal = signal
         self._ice_servers = tuple(ice_servers)
         self._sessions: dict[str, ParticipantSession] = {}
+        self._stream_observers: list[StreamObserver] = []
         self._closing: asyncio.Future[list[None]] | None = None
 
     @property
     def participant_ids(self) -> tuple[str, ...]:
         """Participants that currently have a media session."""
         return tuple(self._sessions)
+
+    def add_stream_observer(self, observer: StreamObserver) -> None:
+        """Tell ``observer`` of every stream published from now on."""
+        if observer not in self._stream_observers:
+            self._stream_observers.append(observer)
+
+    def remove_stream_observer(self, observer: StreamObserver) -> None:
+        """Stop telling ``observer`` of streams."""
+        if observer in self._stream_observers:
+            self._stream_observers.remove(observer)
+
+    def published_streams(self) -> list[PublishedStream]:
+        """Every stream currently published in the hearing."""
+        return [s for session in self._sessions.values() for s in session.published.values()]
 
     def session(self, participant_id: str) -> ParticipantSession:
         """The participant's media session (raises ``UnknownParticipant``)."""
@@ -115,6 +141,9 @@ class HearingMedia:
                 session.subscribe(stream)
             for stream in session.published.values():
                 other.subscribe(stream)
+        for observer in tuple(self._stream_observers):
+            for stream in session.published.values():
+                observer.stream_published(stream)
         try:
             await session.negotiate()
         except BaseException:
@@ -152,6 +181,9 @@ class HearingMedia:
         if session is None:
             return
         to_stop = {other: other.unsubscribe(participant_id) for other in self._sessions.values()}
+        for observer in tuple(self._stream_observers):
+            for stream in session.published.values():
+                observer.stream_unpublished(stream)
         # Shielded: a cancelled caller must not leave the connection half-closed.
         await asyncio.shield(session.close())
         for other, transceivers in to_stop.items():

@@ -16,14 +16,18 @@ from aiortc.rtp import RtpPacket
 
 from .codecs import is_keyframe_start
 from .metrics import StreamCounters
+from .rtp_packets import audio_level_byte
 from .rtp_stats import MissingPackets, ReceptionStatistics
 
 # A power of two that covers ~1.5 s of 480p video: older packets are useless to a receiver.
 PACKET_CACHE_SIZE = 1024
+_CACHE_MASK = PACKET_CACHE_SIZE - 1
+# (sequence number, timestamp, marker, payload type, SSRC, payload, audio-level byte)
+_Cached = tuple[int, int, int, int, int, bytes, int | None]
 KEYFRAME_REQUEST_INTERVAL = 0.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ForwardedPacket:
     """A publisher's packet as the server received it (SSRC/seq/timestamp not rewritten).
 
@@ -81,8 +85,12 @@ class PublishedStream:
         self._sinks: list[PacketSink] = []
         self._upstream = upstream
         self._clock = clock
-        self._cache: list[RtpPacket | None] = [None] * PACKET_CACHE_SIZE
+        # Entries are tuples of ints and bytes, which the garbage collector stops tracking:
+        # a cache of packet objects would be promoted to the oldest generation at the packet
+        # rate and make every full collection (a stall of the whole event loop) long.
+        self._cache: list[_Cached | None] = [None] * PACKET_CACHE_SIZE
         self._missing = MissingPackets() if kind == "video" else None
+        self._is_video = kind == "video"
         self._segment = 0
         self._last_keyframe_request = -KEYFRAME_REQUEST_INTERVAL
         self.closed = False
@@ -116,10 +124,14 @@ class PublishedStream:
 
     def cached(self, sequence_number: int) -> RtpPacket | None:
         """The cached packet with this (publisher) sequence number, if still cached."""
-        packet = self._cache[sequence_number % PACKET_CACHE_SIZE]
-        if packet is not None and packet.sequence_number == sequence_number:
-            return packet
-        return None
+        entry = self._cache[sequence_number & _CACHE_MASK]
+        if entry is None or entry[0] != sequence_number:
+            return None
+        _, timestamp, marker, payload_type, ssrc, payload, level = entry
+        packet = RtpPacket(payload_type, marker, sequence_number, timestamp, ssrc, payload)
+        if level is not None:
+            packet.extensions.audio_level = (bool(level & 0x80), level & 0x7F)
+        return packet
 
     async def request_keyframe(self) -> bool:
         """Send a PLI to the publisher, at most one per ``KEYFRAME_REQUEST_INTERVAL``."""
@@ -144,32 +156,38 @@ class PublishedStream:
         """Handle one RTP packet from the publisher (RTX already unwrapped)."""
         if self.closed:
             return
+        ssrc = packet.ssrc
         if self.media_ssrc is None:
-            self.media_ssrc = packet.ssrc
-        elif packet.ssrc != self.media_ssrc:
+            self.media_ssrc = ssrc
+        elif ssrc != self.media_ssrc:
             return  # one stream per m-line: a second SSRC is not ours to forward
-        if self.cached(packet.sequence_number) is not None:
+        seq = packet.sequence_number
+        cache = self._cache
+        slot = seq & _CACHE_MASK
+        previous = cache[slot]
+        if previous is not None and previous[0] == seq:
             return  # duplicate, e.g. a retransmission that arrived after all
-        self._cache[packet.sequence_number % PACKET_CACHE_SIZE] = packet
-        self.counters.packets += 1
-        self.counters.bytes += len(packet.payload)
+        payload = packet.payload
+        cache[slot] = (seq, packet.timestamp, packet.marker, packet.payload_type, ssrc, payload,
+                       audio_level_byte(packet) if not self._is_video else None)
+        counters = self.counters
+        counters.packets += 1
+        counters.bytes += len(payload)
         if self.statistics is not None:
-            self.statistics.add(packet)
-            self.counters.packets_lost = self.statistics.packets_lost
+            counters.packets_lost = self.statistics.add(packet)
         if self._missing is not None:
-            lost = self._missing.add(packet.sequence_number, self._clock())
+            lost = self._missing.add(seq, self._clock())
             if lost:
-                self.counters.nacks_sent += 1
-                await self._upstream.send_nack(packet.ssrc, lost)
-        if self.muted:
+                counters.nacks_sent += 1
+                await self._upstream.send_nack(ssrc, lost)
+        if self.muted or not self._sinks:
             return
         forwarded = ForwardedPacket(
-            rtp=packet,
-            mime_type=self.mime_type,
-            clock_rate=self.clock_rate,
-            keyframe_start=self.kind == "video"
-            and is_keyframe_start(self.mime_type, packet.payload),
-            segment=self._segment,
+            packet,
+            self.mime_type,
+            self.clock_rate,
+            self._is_video and is_keyframe_start(self.mime_type, payload),
+            self._segment,
         )
         for sink in tuple(self._sinks):
             await sink.deliver(forwarded)

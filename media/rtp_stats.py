@@ -35,26 +35,31 @@ class MissingPackets:
 
     def add(self, seq: int, now: float) -> list[int]:
         """Record an arrival; return the sequence numbers to NACK now (possibly none)."""
-        if self._highest is None:
+        highest = self._highest
+        if highest is None:
             self._highest = seq
             return []
-        delta = seq_diff(seq, self._highest)
-        if delta > 0:
+        delta = (seq - highest) & 0xFFFF
+        missing = self._missing
+        if delta == 1 and not missing:
+            self._highest = seq  # the common case: in order, nothing outstanding
+            return []
+        if 0 < delta < 0x8000:
             if delta <= MAX_GAP:
                 for i in range(1, delta):
-                    self._missing[seq_add(self._highest, i)] = (now, 0.0, 0)
+                    missing[(highest + i) & 0xFFFF] = (now, 0.0, 0)
             else:
-                self._missing.clear()
+                missing.clear()
             self._highest = seq
         else:
-            self._missing.pop(seq, None)
+            missing.pop(seq, None)
         due: list[int] = []
-        for missing, (first, last, attempts) in list(self._missing.items()):
+        for lost, (first, last, attempts) in list(missing.items()):
             if now - first > MAX_NACK_AGE or attempts >= MAX_NACK_ATTEMPTS:
-                del self._missing[missing]
+                del missing[lost]
             elif now - last >= NACK_RETRY_INTERVAL:
-                self._missing[missing] = (first, now, attempts + 1)
-                due.append(missing)
+                missing[lost] = (first, now, attempts + 1)
+                due.append(lost)
         return sorted(due, key=lambda s: seq_diff(s, self._highest or 0))
 
 
@@ -74,21 +79,24 @@ class ReceptionStatistics:
         self._last_sr: int | None = None
         self._last_sr_at = 0.0
 
-    def add(self, packet: RtpPacket) -> None:
-        """Count one received packet."""
+    def add(self, packet: RtpPacket) -> int:
+        """Count one received packet; the cumulative number lost so far (``packets_lost``)."""
         seq: int = packet.sequence_number
-        timestamp: int = packet.timestamp
         self.received += 1
         if self._base is None:
             self._base = self._highest = seq
-        elif seq_diff(seq, self._highest) > 0:
-            if seq < self._highest:
-                self._cycles += 1 << 16
-            self._highest = seq
-        transit = time.monotonic() * self._clock_rate - timestamp
+        else:
+            delta = (seq - self._highest) & 0xFFFF
+            if 0 < delta < 0x8000:
+                if seq < self._highest:
+                    self._cycles += 1 << 16
+                self._highest = seq
+        transit = time.monotonic() * self._clock_rate - packet.timestamp
         if self._last_transit is not None:
             self._jitter += (abs(transit - self._last_transit) - self._jitter) / 16
         self._last_transit = transit
+        lost = self._cycles + self._highest - self._base + 1 - self.received
+        return lost if lost > 0 else 0
 
     @property
     def extended_highest(self) -> int:

@@ -9,13 +9,13 @@ can keep audio and video of one participant in lip sync.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiortc.clock import current_ntp_time
 from aiortc.rtp import (
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
@@ -32,7 +32,13 @@ from aiortc.rtp import (
 from .aiortc_seam import SendParameters, Transport
 from .metrics import StreamCounters
 from .published_stream import ForwardedPacket, PublishedStream
+from .rtp_packets import HeaderWriter, audio_level_byte
 from .rtp_stats import seq_add, seq_diff
+
+# How far the "before this subscriber's start" guard trails the newest packet: far older than
+# any reordering or NACK answer, far from the half-circle where sequence order flips.
+_START_WINDOW = 0x4000
+_START_TRAIL = 0x2000
 
 
 @dataclass
@@ -70,6 +76,10 @@ class Subscription:
         self._clock = clock
         self._mid: str | None = None
         self._payload_types: dict[str, tuple[int, int | None]] = {}
+        # The last publisher codec seen and its payload types here: one lookup per codec change.
+        self._mime_type = ""
+        self._payload_type: int | None = None
+        self._header: HeaderWriter | None = None
         self._started = False
         self._paused = False
         self._closed = False
@@ -107,6 +117,13 @@ class Subscription:
             self._payload_types.setdefault(
                 codec.mime_type.lower(), (codec.payload_type, codec.rtx_payload_type)
             )
+        ids = self._transport.extension_ids()
+        # Each kind carries only the extensions its m-line negotiated.
+        if self.kind == "video":
+            ids = dataclasses.replace(ids, audio_level=0)
+        else:
+            ids = dataclasses.replace(ids, abs_send_time=0)
+        self._header = HeaderWriter(ids, self._mid)
         self._started = True
         if self.kind == "video":
             # A newcomer must not wait for the publisher's next periodic keyframe.
@@ -139,12 +156,33 @@ class Subscription:
             self._segment = packet.segment
             self._segment_start = rtp.sequence_number
             self._seq_offset = seq_diff(self._next_seq, rtp.sequence_number)
-        elif seq_diff(rtp.sequence_number, self._segment_start) < 0:
-            return  # from before this subscriber's starting point
-        out_seq = seq_add(rtp.sequence_number, self._seq_offset)
-        if seq_diff(out_seq, self._next_seq) >= 0:
-            self._next_seq = seq_add(out_seq, 1)
-        await self._send(rtp, out_seq, packet.mime_type, retransmission=False)
+        else:
+            since_start = (rtp.sequence_number - self._segment_start) & 0xFFFF
+            if since_start >= 0x8000:
+                return  # from before this subscriber's starting point
+            if since_start >= _START_WINDOW:
+                # Keep the starting point trailing: on the 16-bit circle a fixed one would look
+                # "ahead" again after 32768 packets and silence the stream for as long again.
+                self._segment_start = (rtp.sequence_number - _START_TRAIL) & 0xFFFF
+        out_seq = (rtp.sequence_number + self._seq_offset) & 0xFFFF
+        if (out_seq - self._next_seq) & 0xFFFF < 0x8000:
+            self._next_seq = (out_seq + 1) & 0xFFFF
+        if packet.mime_type is not self._mime_type:
+            self._mime_type = packet.mime_type
+            self._payload_type = self._payload_types.get(packet.mime_type.lower(), (None,))[0]
+        if self._payload_type is None or self._header is None:
+            return
+        payload = rtp.payload
+        header = self._header.header(
+            rtp.marker, self._payload_type, out_seq, (rtp.timestamp + self._ts_offset) & 0xFFFFFFFF,
+            self._ssrc, audio_level_byte(rtp) if self.kind == "audio" else None,
+        )
+        if self._transport.send_rtp(header + payload):
+            counters = self._counters
+            counters.packets += 1
+            counters.bytes += len(payload)
+            self._sent_packets += 1
+            self._sent_bytes += len(payload)
 
     async def deliver_sender_report(self, ntp_timestamp: int, rtp_timestamp: int) -> None:
         """Translate the publisher's sender report onto this subscription's SSRC and clock."""
@@ -190,14 +228,15 @@ class Subscription:
                 not_cached.append(in_seq)
             else:
                 self._counters.retransmissions += 1
-                await self._send(cached, out_seq, self.stream.mime_type, retransmission=True)
+                await self._retransmit(cached, out_seq)
         # The server never got these either: its own NACKs to the publisher may have been lost.
         await self.stream.request_retransmission(not_cached)
 
-    async def _send(
-        self, rtp: RtpPacket, out_seq: int, mime_type: str, *, retransmission: bool
-    ) -> None:
-        payload_type, rtx_payload_type = self._payload_types.get(mime_type.lower(), (None, None))
+    async def _retransmit(self, rtp: RtpPacket, out_seq: int) -> None:
+        # Rare (answers to NACKs): aiortc's serializer is fine here.
+        payload_type, rtx_payload_type = self._payload_types.get(
+            self.stream.mime_type.lower(), (None, None)
+        )
         if payload_type is None:
             return
         out = RtpPacket(
@@ -209,9 +248,9 @@ class Subscription:
             payload=rtp.payload,
         )
         out.extensions.mid = self._mid
-        out.extensions.audio_level = rtp.extensions.audio_level
-        out.extensions.abs_send_time = (current_ntp_time() >> 14) & 0x00FFFFFF
-        if retransmission and rtx_payload_type is not None:
+        if self.kind == "audio":
+            out.extensions.audio_level = rtp.extensions.audio_level
+        if rtx_payload_type is not None:
             out = wrap_rtx(
                 out,
                 payload_type=rtx_payload_type,
@@ -219,12 +258,9 @@ class Subscription:
                 ssrc=self._rtx_ssrc,
             )
             self._rtx_seq = seq_add(self._rtx_seq, 1)
-        if await self._transport.send(self._transport.serialize(out)):
+        if self._transport.send_rtp(self._transport.serialize(out)):
             self._counters.packets += 1
             self._counters.bytes += len(rtp.payload)
-            if not retransmission:
-                self._sent_packets += 1
-                self._sent_bytes += len(rtp.payload)
 
     def _update_quality(self, report: Any) -> None:
         self.quality.fraction_lost = int(report.fraction_lost) / 256

@@ -13,6 +13,7 @@ from aiohttp import web
 from signaling.errors import Conflict, InvalidRequest, NotFound
 from signaling.hearing_room import HearingState
 from signaling.model import (
+    DEFAULT_MAX_VIDEO_KBPS,
     Hearing,
     HearingKind,
     Language,
@@ -32,6 +33,7 @@ from .request_body import (
     string_field,
 )
 from .state import AppState, app_state
+from .station_assignment import assignable_station_id, record_assignment
 
 routes = web.RouteTableDef()
 
@@ -78,7 +80,7 @@ async def create_hearing(request: web.Request) -> web.Response:
     check_fields(
         data,
         {"case_number", "title", "kind", "starts_at", "duration_minutes", "language"},
-        frozenset({"video_codec"}),
+        frozenset({"video_codec", "max_video_kbps"}),
     )
     now = utc_now()
     hearing = Hearing(
@@ -92,6 +94,10 @@ async def create_hearing(request: web.Request) -> web.Response:
         video_codec=(
             _enum_field(data, "video_codec", VideoCodec) if "video_codec" in data
             else VideoCodec.VP8
+        ),
+        max_video_kbps=(
+            int_field(data, "max_video_kbps") if "max_video_kbps" in data
+            else DEFAULT_MAX_VIDEO_KBPS
         ),
         created_at=now,
     )
@@ -155,8 +161,9 @@ async def add_participant(request: web.Request) -> web.Response:
     state = app_state(request)
     hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
     data = await read_json_object(request, state.settings.max_body_bytes)
-    check_fields(data, {"display_name", "role"})
+    check_fields(data, {"display_name", "role"}, frozenset({"station_id"}))
     role = _enum_field(data, "role", Role, code="unknown_role")
+    station_id = await assignable_station_id(state.store, data.get("station_id"))
     if hearing.ended_at is not None:
         raise Conflict("the hearing has ended")
     participant = Participant(
@@ -165,10 +172,12 @@ async def add_participant(request: web.Request) -> web.Response:
         display_name=string_field(data, "display_name").strip(),
         role=role,
         created_at=utc_now(),
+        station_id=station_id,
     )
     await state.store.add_participant(participant)
     await state.audit.record(hearing.id, "participant_invited", "admin",
                              participant_id=participant.id, role=role.value)
+    await record_assignment(state, participant)
     token = state.rooms.links.issue(hearing, participant, utc_now())
     # The token sits in the fragment: browsers send neither it nor a Referer with it.
     join_url = f"{_public_base(request, state)}/join#{token}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from signaling.errors import NotAuthenticated
+from signaling.errors import NotAuthenticated, WrongCredentialKind
 from signaling.model import utc_now
+from signaling.station import CREDENTIAL_PREFIX as STATION_CREDENTIAL_PREFIX
 from signaling.store import HearingStore
 
 TOKEN_PREFIX = "qa_"
@@ -30,6 +31,8 @@ async def check_bearer(store: HearingStore, authorization: str | None) -> None:
         raise NotAuthenticated("sign in: send 'Authorization: Bearer <admin token>'")
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
+    if token.startswith(STATION_CREDENTIAL_PREFIX):
+        raise WrongCredentialKind("a station credential cannot be used on admin endpoints")
     if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise NotAuthenticated("the admin token is malformed")
     if not await store.has_admin_token(token_hash(token)):

@@ -12,7 +12,6 @@ from aiohttp import WSCloseCode, web
 from aiohttp.typedefs import Handler
 
 from media.hearing_media import HearingMedia
-from media.ice import IceServer
 from signaling.audit import AuditTrail
 from signaling.errors import InternalError, NotFound, QashyqError, RequestTooLarge
 from signaling.hearing_rooms import HearingRooms, MediaFactory, MediaSignal
@@ -20,20 +19,24 @@ from signaling.links import LinkPolicy, LinkSigner
 from signaling.model import Hearing
 from signaling.store_opening import open_store
 
-from . import admin_api
+from . import admin_api, recording_api, stations_api
 from .admin_tokens import check_bearer
 from .config import Settings
 from .error_codes import http_status
+from .ice import sfu_ice_servers
 from .metrics import metrics_endpoint
 from .pages import SECURITY_HEADERS, add_page_routes
+from .recordings import RECORDINGS_KEY, RecordingService
 from .state import STATE_KEY, AppState
 from .ws_endpoint import signaling_socket
 
 log = logging.getLogger(__name__)
 
 OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
-# Readable without a token: the API's own description.
-PUBLIC_API_PATHS = frozenset({"/api/openapi.json"})
+# Readable without a token: the API's own description; enrolment carries its own code.
+PUBLIC_API_PATHS = frozenset(
+    {"/api/openapi.json", stations_api.ENROL_PATH, recording_api.KEYS_PATH}
+)
 
 
 def _error_response(error: QashyqError) -> web.Response:
@@ -68,9 +71,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def admin_auth_middleware(
     request: web.Request, handler: Handler
 ) -> web.StreamResponse:
-    """Every admin endpoint (``/api/*``, ``/metrics``) needs a bearer admin token."""
+    """Every admin endpoint (``/api/*``, ``/metrics``) needs a bearer admin token.
+
+    ``/api/station/*`` is the workstations' API: a station credential instead, never an
+    admin token.
+    """
     path = request.path
-    if (path.startswith("/api/") or path == "/metrics") and path not in PUBLIC_API_PATHS:
+    if path.startswith(stations_api.STATION_API_PREFIX):
+        await stations_api.authenticate_station(request)
+    elif recording_api.is_download_path(path):
+        pass  # admin or the hearing's clerk: checked by the download itself
+    elif (path.startswith("/api/") or path == "/metrics") and path not in PUBLIC_API_PATHS:
         await check_bearer(request.app[STATE_KEY].store, request.headers.get("Authorization"))
     return await handler(request)
 
@@ -105,10 +116,16 @@ def create_app(settings: Settings) -> web.Application:
                     closes_after_end=timedelta(minutes=settings.link_closes_minutes),
                 ),
             )
-            rooms = HearingRooms(store, audit, links, media_factory=_media_factory(settings))
+            recordings = RecordingService(settings, store, audit)
+            await recordings.recover()
+            rooms = HearingRooms(store, audit, links, media_factory=_media_factory(settings),
+                                 reconnect_grace_s=settings.reconnect_grace_s,
+                                 recording_factory=recordings.recording_for)
             app[STATE_KEY] = AppState(settings, store, audit, rooms, set())
+            app[RECORDINGS_KEY] = recordings
             yield
             await rooms.close()
+            await recordings.close()
         finally:
             await store.close()
 
@@ -124,16 +141,17 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_get("/healthz", _health)
     app.router.add_routes(admin_api.routes)
+    app.router.add_routes(stations_api.routes)
+    app.router.add_routes(recording_api.routes)
     add_page_routes(app)
     return app
 
 
 def _media_factory(settings: Settings) -> MediaFactory:
-    ice_servers = tuple(IceServer(urls=(url,)) for url in settings.stun_urls)
-
     def create(hearing: Hearing, signal: MediaSignal) -> HearingMedia:
+        # Per hearing: the SFU's TURN credential is time-limited.
         return HearingMedia(hearing.id, signal=signal, video_codec=hearing.video_codec.value,
-                            ice_servers=ice_servers)
+                            ice_servers=sfu_ice_servers(settings))
 
     return create
 

@@ -1,4 +1,4 @@
-"""``qashyq``: the command line (``serve``, ``admin-token``)."""
+"""``qashyq``: the command line (``serve``, ``admin-token``, ``verify``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aiohttp import web
 
 from signaling.store_opening import open_store
 
+from . import verify_command
 from .admin_tokens import create_admin_token
 from .app import create_app
 from .config import ConfigError, Settings
@@ -24,12 +25,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     commands.add_parser("admin-token", help="create an admin token; printed as the last line")
+    verify_command.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qashyq`` console script."""
     args = _parser().parse_args(argv)
+    if args.command == "verify":  # offline: needs no settings, store or server
+        return verify_command.run(args)
     try:
         settings = Settings.from_env(host=getattr(args, "host", None),
                                      port=getattr(args, "port", None))

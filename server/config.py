@@ -31,6 +31,15 @@ class Settings:
     heartbeat_s: float = 20.0
     hello_timeout_s: float = 10.0
     stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = None
+    turn_ttl_s: int = 4 * 3600
+    ice_transport_policy: str = "all"
+    reconnect_grace_s: float = 60.0
+    recording_segment_s: int = 60
+    recording_stall_s: int = 10
+    recording_min_free_mb: int = 100
+    recordings_dir: Path | None = None
     log_level: str = "INFO"
 
     @property
@@ -64,10 +73,30 @@ class Settings:
             heartbeat_s=float(reader.integer("QASHYQ_HEARTBEAT_S", 20, 2, 300)),
             hello_timeout_s=float(reader.integer("QASHYQ_HELLO_TIMEOUT_S", 10, 1, 120)),
             stun_urls=reader.url_list("QASHYQ_STUN_URLS", ("stun", "stuns")),
+            turn_urls=reader.url_list("QASHYQ_TURN_URLS", ("turn", "turns")),
+            turn_secret=env.get("QASHYQ_TURN_SECRET", "").strip() or None,
+            turn_ttl_s=reader.integer("QASHYQ_TURN_TTL_S", 4 * 3600, 60, 7 * 24 * 3600),
+            ice_transport_policy=reader.choice(
+                "QASHYQ_ICE_TRANSPORT_POLICY", "ALL", ("ALL", "RELAY")
+            ).lower(),
+            reconnect_grace_s=float(reader.integer("QASHYQ_RECONNECT_GRACE_S", 60, 0, 3600)),
+            recording_segment_s=reader.integer("QASHYQ_RECORDING_SEGMENT_S", 60, 1, 600),
+            recording_stall_s=reader.integer("QASHYQ_RECORDING_STALL_S", 10, 2, 600),
+            recording_min_free_mb=reader.integer(
+                "QASHYQ_RECORDING_MIN_FREE_MB", 100, 0, 1 << 20
+            ),
+            recordings_dir=Path(env["QASHYQ_RECORDINGS_DIR"])
+            if env.get("QASHYQ_RECORDINGS_DIR", "").strip() else None,
             log_level=reader.choice(
                 "QASHYQ_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
         )
+        if settings.turn_urls and not settings.turn_secret:
+            raise ConfigError("QASHYQ_TURN_SECRET must be set when QASHYQ_TURN_URLS is")
+        if settings.turn_secret and not settings.turn_urls:
+            raise ConfigError("QASHYQ_TURN_URLS must be set when QASHYQ_TURN_SECRET is")
+        if settings.ice_transport_policy == "relay" and not settings.turn_urls:
+            raise ConfigError("QASHYQ_ICE_TRANSPORT_POLICY=relay needs QASHYQ_TURN_URLS")
         if not 0 <= settings.port <= 65535:
             raise ConfigError(f"--port must be from 0 to 65535, not {settings.port}")
         return settings

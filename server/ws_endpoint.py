@@ -85,7 +85,8 @@ async def signaling_socket(request: web.Request) -> web.StreamResponse:
         session = ParticipantSession(
             WebSocketConnection(ws, request.transport),
             state.rooms,
-            ice_servers=ice_servers_for(state.settings),
+            ice_servers=lambda pid: ice_servers_for(state.settings, pid),
+            ice_transport_policy=state.settings.ice_transport_policy,
             heartbeat_s=state.settings.heartbeat_s,
             hello_timeout_s=state.settings.hello_timeout_s,
         )

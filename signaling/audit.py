@@ -21,6 +21,17 @@ class AuditTrail:
     def __init__(self, store: HearingStore, clock: Callable[[], datetime] = utc_now) -> None:
         self._store = store
         self._clock = clock
+        self._observers: list[Callable[[AuditEvent], None]] = []
+
+    def add_observer(self, observer: Callable[[AuditEvent], None]) -> None:
+        """Call ``observer`` with every event once stored (e.g. a recording's timeline)."""
+        if observer not in self._observers:
+            self._observers.append(observer)
+
+    def remove_observer(self, observer: Callable[[AuditEvent], None]) -> None:
+        """Stop calling ``observer``."""
+        if observer in self._observers:
+            self._observers.remove(observer)
 
     async def record(self, hearing_id: str, kind: str, actor: str, **data: Any) -> AuditEvent:
         """Append one event; ``actor`` is a participant id or ``admin``."""
@@ -28,4 +39,9 @@ class AuditTrail:
                            data=data)
         await self._store.append_event(event)
         log.info("hearing %s: %s by %s", hearing_id, kind, actor)
+        for observer in tuple(self._observers):
+            try:
+                observer(event)
+            except Exception:  # an observer's failure must not fail the action it records
+                log.exception("audit observer failed on %s", kind)
         return event

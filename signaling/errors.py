@@ -10,9 +10,12 @@ code in one table, so no handler invents its own numbers::
     ├── RequestTooLarge         a body or message over the size limit
     │   └── MessageTooLarge
     ├── NotAuthenticated        no or wrong admin token
+    │   ├── WrongCredentialKind an admin token where a station credential belongs, or back
+    │   └── EnrolmentCodeInvalid a station's enrolment code: malformed, used or expired
     ├── LinkError               a participant link that cannot be used
     │   ├── LinkInvalid         bad signature, malformed, expired, alg none
     │   ├── LinkRevoked         the clerk revoked it
+    │   │   └── StationRevoked  the clerk revoked the workstation it was fetched from
     │   ├── TooEarly            before the join window opens (carries the start time)
     │   └── HearingEnded        the hearing is over
     ├── Forbidden               the role may not do that
@@ -83,6 +86,18 @@ class NotAuthenticated(QashyqError):
     code = "not_authenticated"
 
 
+class WrongCredentialKind(NotAuthenticated):
+    """An admin token on a station endpoint, or a station credential on an admin one."""
+
+    code = "wrong_credential_kind"
+
+
+class EnrolmentCodeInvalid(NotAuthenticated):
+    """A station enrolment code that is malformed, unknown, already used or expired."""
+
+    code = "enrolment_code_invalid"
+
+
 class LinkError(QashyqError):
     """A participant link that cannot be used to join."""
 
@@ -99,6 +114,12 @@ class LinkRevoked(LinkError):
     """The clerk revoked this participant's link."""
 
     code = "link_revoked"
+
+
+class StationRevoked(LinkRevoked):
+    """The clerk revoked this workstation: its credential and links it fetched stop working."""
+
+    code = "station_revoked"
 
 
 class TooEarly(LinkError):

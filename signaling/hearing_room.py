@@ -8,6 +8,7 @@ checked against the actor's role here, on the server, whatever the page shows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from media.errors import MediaError
+from media.hearing_media import ParticipantQuality
 
 from .audit import ADMIN_ACTOR, AuditTrail
 from .errors import (
@@ -28,7 +30,10 @@ from .errors import (
     QashyqError,
     Removed,
 )
-from .model import Hearing, Participant, utc_now
+from .hearing_recording import HearingRecording
+from .model import Hearing, HearingKind, Participant, utc_now
+from .network_quality import LinkSample, NetworkQuality, server_view
+from .reconnection import ReconnectGrace
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +94,12 @@ class MediaPlane(Protocol):
     def set_muted(self, participant_id: str, muted: bool) -> None:
         """Server-side mute: stop forwarding the participant's audio."""
 
+    def set_video_enabled(self, participant_id: str, receive_video: bool) -> None:
+        """Stop (or resume) forwarding video to a participant (audio-only mode)."""
+
+    def quality(self, participant_id: str) -> ParticipantQuality:
+        """The server's RTCP view of the participant's link."""
+
     async def close(self) -> None:
         """Stop all media; idempotent."""
 
@@ -101,6 +112,7 @@ class _Presence:
     muted: bool = False
     audio: bool = True
     video: bool = True
+    receive_video: bool = True
 
 
 class HearingRoom:
@@ -111,20 +123,34 @@ class HearingRoom:
         hearing: Hearing,
         audit: AuditTrail,
         clock: Callable[[], datetime] = utc_now,
+        reconnect_grace_s: float = 60.0,
     ) -> None:
         self.hearing = hearing
         self._audit = audit
         self._media: MediaPlane | None = None
+        self._recording: HearingRecording | None = None
         self._clock = clock
         self._present: dict[str, _Presence] = {}
         # Admission survives a dropped connection: a reconnect does not go back to the lobby.
         self._admitted: set[str] = set()
         self._state = HearingState.ENDED if hearing.ended_at else HearingState.SCHEDULED
         self._lock = asyncio.Lock()
+        self._grace = ReconnectGrace(reconnect_grace_s, self._seat_lost)
+        self._quality = NetworkQuality()
 
     def attach_media(self, media: MediaPlane) -> None:
         """Give the room its SFU (the room is the SFU's ``MediaSignal``)."""
         self._media = media
+
+    def attach_recording(self, recording: HearingRecording) -> None:
+        """Give the room its recorder (hosts switch it; court hearings start on the record)."""
+        self._recording = recording
+        recording.bind(self)
+
+    @property
+    def on_record(self) -> bool:
+        """Whether the hearing is being recorded right now."""
+        return self._recording is not None and self._recording.on
 
     @property
     def media(self) -> MediaPlane | None:
@@ -166,23 +192,37 @@ class HearingRoom:
         entries = []
         for pid, presence in self._present.items():
             seat = self.seat_of(pid)
+            # A dropped participant keeps the seat while the grace runs: "reconnecting".
+            reconnecting = seat is None and self._grace.is_reconnecting(pid)
+            if reconnecting:
+                seat = Seat.ADMITTED
             if seat is None or (seat is Seat.LOBBY and not for_host):
                 continue
             p = presence.participant
-            entries.append(
-                {
-                    "id": pid,
-                    "display_name": p.display_name,
-                    "role": p.role.value,
-                    "state": seat.value,
-                    "connected": True,
-                    "muted": presence.muted,
-                    "hand": presence.hand,
-                    "audio": presence.audio,
-                    "video": presence.video,
-                }
-            )
+            entry: dict[str, Any] = {
+                "id": pid,
+                "display_name": p.display_name,
+                "role": p.role.value,
+                "state": seat.value,
+                "connected": not reconnecting,
+                "reconnecting": reconnecting,
+                "muted": presence.muted,
+                "hand": presence.hand,
+                "audio": presence.audio,
+                "video": presence.video,
+                "receive_video": presence.receive_video,
+            }
+            entry.update(self._quality_entry(pid, for_host))
+            entries.append(entry)
         return entries
+
+    def _quality_entry(self, participant_id: str, for_host: bool) -> dict[str, Any]:
+        level = self._quality.level(participant_id)
+        entry: dict[str, Any] = {"quality": None if level is None else level.value}
+        sample = self._quality.sample(participant_id)
+        if for_host and sample is not None:
+            entry["quality_stats"] = sample.to_json()
+        return entry
 
     def permissions(self, participant: Participant) -> list[str]:
         """What this participant's role allows in this room."""
@@ -191,6 +231,8 @@ class HearingRoom:
             perms.append("publish")
         if participant.role.is_host:
             perms += ["admit", "mute", "remove", "end"]
+            if self._recording is not None:
+                perms.append("record")
         return perms
 
     # ---- joining and leaving ---------------------------------------------------------------
@@ -212,20 +254,29 @@ class HearingRoom:
             presence.participant = participant
             presence.member = member
             presence.hand = False
+            gap_s = self._grace.end(participant.id)
             rejoined = participant.id in self._admitted
             if participant.role.is_host:
                 self._admitted.add(participant.id)
                 if self._state is HearingState.SCHEDULED:
                     self._state = HearingState.OPEN
                     await self._audit.record(self.hearing.id, "hearing_opened", participant.id)
+                    if self._recording is not None and self.hearing.kind is HearingKind.COURT:
+                        await self._recording.switch(True, participant.id)
             seat = Seat.ADMITTED if participant.id in self._admitted else Seat.LOBBY
-            await self._audit.record(
-                self.hearing.id,
-                "joined" if not rejoined else "rejoined",
-                participant.id,
-                role=participant.role.value,
-                seat=seat.value,
-            )
+            if gap_s is not None:
+                # The timeline shows how long the participant was away from the hearing.
+                await self._audit.record(
+                    self.hearing.id, "reconnected", participant.id, gap_s=gap_s
+                )
+            else:
+                await self._audit.record(
+                    self.hearing.id,
+                    "joined" if not rejoined else "rejoined",
+                    participant.id,
+                    role=participant.role.value,
+                    seat=seat.value,
+                )
         # The newcomer gets the roster inside its welcome, which must come first.
         self._broadcast_roster(exclude=member)
         return seat
@@ -239,9 +290,15 @@ class HearingRoom:
         presence = self._present[participant.id]
         if presence.muted:
             self._media.set_muted(participant.id, True)
+        if not presence.receive_video:
+            self._media.set_video_enabled(participant.id, False)
 
-    async def leave(self, member: RoomMember) -> None:
-        """Forget a closed page; its seat (admitted or not) is kept for a reconnect."""
+    async def leave(self, member: RoomMember, *, voluntary: bool = False) -> None:
+        """Forget a closed page.
+
+        A page that dropped keeps an admitted seat for the reconnection grace ("reconnecting"
+        for the others); a participant who chose to leave gives the seat up.
+        """
         pid = member.participant.id
         async with self._lock:
             presence = self._present.get(pid)
@@ -249,10 +306,33 @@ class HearingRoom:
                 return
             presence.member = None
             presence.hand = False
+            self._quality.forget(pid)
             if self._media is not None:
                 await self._media.remove_participant(pid)
             if self._state is not HearingState.ENDED:
-                await self._audit.record(self.hearing.id, "left", pid)
+                dropped = not voluntary and pid in self._admitted
+                if dropped and self._grace.grace_s > 0:
+                    self._grace.start(pid)
+                    await self._audit.record(
+                        self.hearing.id, "disconnected", pid, grace_s=self._grace.grace_s
+                    )
+                else:
+                    if not member.participant.role.is_host:
+                        self._admitted.discard(pid)
+                    await self._audit.record(self.hearing.id, "left", pid)
+        self._broadcast_roster()
+
+    async def _seat_lost(self, participant_id: str) -> None:
+        """The reconnection grace ran out: a return now waits in the lobby."""
+        async with self._lock:
+            presence = self._present.get(participant_id)
+            if presence is None or presence.member is not None:
+                return  # back just in time
+            if not presence.participant.role.is_host:
+                self._admitted.discard(participant_id)
+            await self._audit.record(
+                self.hearing.id, "seat_lost", participant_id, grace_s=self._grace.grace_s
+            )
         self._broadcast_roster()
 
     # ---- everyone ------------------------------------------------------------------------------
@@ -309,6 +389,46 @@ class HearingRoom:
             await self._media.apply_answer(member.participant.id, sdp)
         except MediaError as error:
             raise InvalidRequest(f"the SDP answer was refused: {error}", code="bad_sdp") from None
+
+    async def set_receive_video(self, member: RoomMember, enabled: bool) -> None:
+        """Audio-only mode (``enabled`` False): the server stops forwarding video to the page."""
+        presence = self._require_admitted(member)
+        if presence.receive_video == enabled:
+            return
+        presence.receive_video = enabled
+        if self._media is not None:
+            with contextlib.suppress(MediaError):  # no media yet: applied in start_media
+                self._media.set_video_enabled(member.participant.id, enabled)
+        await self._audit.record(
+            self.hearing.id, "audio_only" if not enabled else "video_resumed",
+            member.participant.id,
+        )
+        self._broadcast_roster()
+
+    async def report_quality(self, member: RoomMember, figures: dict[str, float]) -> None:
+        """The page's link figures; merged with the server's RTCP view, shown and sampled."""
+        self._require_admitted(member)
+        pid = member.participant.id
+        server_loss = server_rtt = None
+        if self._media is not None:
+            with contextlib.suppress(MediaError):
+                server_loss, server_rtt = server_view(self._media.quality(pid))
+        update = self._quality.report(
+            pid,
+            LinkSample(
+                figures["loss_pct"], figures["rtt_ms"], figures["down_kbps"],
+                figures["up_kbps"], server_loss, server_rtt,
+            ),
+        )
+        if update is None:
+            return  # rate-limited
+        if update.record:
+            await self._audit.record(
+                self.hearing.id, "network_quality", pid,
+                level=update.sample.level.value, **update.sample.to_json(),
+            )
+        # Everyone sees a changed level; only hosts get every new set of numbers.
+        self._broadcast_roster(hosts_only=not update.level_changed)
 
     # ---- hosts -------------------------------------------------------------------------------
 
@@ -367,12 +487,12 @@ class HearingRoom:
                                  participant_id=participant_id)
         presence.member.terminate(Removed("a host removed you from the hearing"))
 
-    async def revoke(self, participant_id: str) -> None:
-        """The clerk revoked the link: close any live page at once."""
+    async def revoke(self, participant_id: str, reason: LinkRevoked | None = None) -> None:
+        """The clerk revoked the link (or the workstation it came from): close any live page."""
         self._admitted.discard(participant_id)
         presence = self._present.get(participant_id)
         if presence is not None and presence.member is not None:
-            presence.member.terminate(LinkRevoked("your link was revoked"))
+            presence.member.terminate(reason or LinkRevoked("your link was revoked"))
 
     def authorize_host(self, actor: RoomMember | None) -> None:
         """Raise unless the actor may run the hearing (None: the clerk through the API)."""
@@ -387,16 +507,46 @@ class HearingRoom:
             self._state = HearingState.ENDED
             await self._audit.record(self.hearing.id, "hearing_ended", actor_id)
             members = [p.member for p in self._present.values() if p.member is not None]
+        if self._recording is not None:
+            # First, and owned by the recording: closing the pages may cancel this caller.
+            await self._recording.stop(ended=True)
         for member in members:
             member.send({"type": "ended"})
             member.terminate(HearingEnded("the hearing has ended"))
+        await self._grace.close()
         if self._media is not None:
             await self._media.close()
 
     async def close(self) -> None:
-        """Stop the room's media (the server is shutting down); idempotent."""
+        """Stop the room's media and grace timers (the server is shutting down); idempotent."""
+        await self._grace.close()
         if self._media is not None:
             await self._media.close()
+        if self._recording is not None:
+            await self._recording.stop(ended=False)
+
+    # ---- the record ----------------------------------------------------------------------------
+
+    async def set_record(self, actor: RoomMember | None, on: bool) -> None:
+        """A host puts the hearing on or off the record; every admitted page is told."""
+        actor_id = self._require_host(actor)
+        if self._recording is None:
+            raise Conflict("this server does not record hearings")
+        if await self._recording.switch(on, actor_id):
+            self._broadcast({"type": "record", "on": on, "by": actor_id}, admitted_only=True)
+
+    def send_to_hosts(self, message: dict[str, Any]) -> None:
+        """``RecordingRoom``: a message for every connected host page (recorder alerts)."""
+        for presence in self._present.values():
+            if presence.member is not None and presence.participant.role.is_host:
+                presence.member.send(message)
+
+    def is_sending(self, participant_id: str, kind: str) -> bool:
+        """``RecordingRoom``: whether the page should be sending ``kind`` now."""
+        presence = self._present.get(participant_id)
+        if presence is None or presence.member is None:
+            return False
+        return presence.audio and not presence.muted if kind == "audio" else presence.video
 
     # ---- internals -----------------------------------------------------------------------------
 
@@ -421,7 +571,9 @@ class HearingRoom:
         self._require_admitted(actor)
         return actor.participant.id
 
-    def _broadcast_roster(self, exclude: RoomMember | None = None) -> None:
+    def _broadcast_roster(
+        self, exclude: RoomMember | None = None, *, hosts_only: bool = False
+    ) -> None:
         host_view = {"type": "roster", "participants": self.roster(for_host=True)}
         public_view = {"type": "roster", "participants": self.roster(for_host=False)}
         for presence in self._present.values():
@@ -429,7 +581,7 @@ class HearingRoom:
                 continue
             if presence.participant.role.is_host:
                 presence.member.send(host_view)
-            elif presence.participant.id in self._admitted:
+            elif presence.participant.id in self._admitted and not hosts_only:
                 presence.member.send(public_view)
 
     def _broadcast(self, message: dict[str, Any], *, admitted_only: bool) -> None:

@@ -11,7 +11,8 @@ from typing import Protocol
 import jwt
 
 from .audit import AuditTrail
-from .errors import HearingEnded, LinkInvalid, LinkRevoked, NotFound, TooEarly
+from .errors import HearingEnded, LinkInvalid, LinkRevoked, NotFound, StationRevoked, TooEarly
+from .hearing_recording import HearingRecording
 from .hearing_room import HearingRoom, MediaPlane, RoomMember
 from .links import LinkSigner
 from .model import Hearing, Participant, utc_now
@@ -28,6 +29,8 @@ class MediaSignal(Protocol):
 
 
 MediaFactory = Callable[[Hearing, MediaSignal], MediaPlane]
+# The room's recorder, given the room with its media attached (None: not recorded here).
+RecordingFactory = Callable[[Hearing, HearingRoom], HearingRecording | None]
 
 
 class HearingRooms:
@@ -40,12 +43,16 @@ class HearingRooms:
         links: LinkSigner,
         media_factory: MediaFactory | None = None,
         clock: Callable[[], datetime] = utc_now,
+        reconnect_grace_s: float = 60.0,
+        recording_factory: RecordingFactory | None = None,
     ) -> None:
         self.store = store
         self.audit = audit
         self.links = links
         self._media_factory = media_factory
         self._clock = clock
+        self._reconnect_grace_s = reconnect_grace_s
+        self._recording_factory = recording_factory
         self._rooms: dict[str, HearingRoom] = {}
         self._closed = False
 
@@ -61,9 +68,14 @@ class HearingRooms:
         """The room of a hearing, created on first use."""
         room = self._rooms.get(hearing.id)
         if room is None:
-            room = HearingRoom(hearing, self.audit, self._clock)
+            room = HearingRoom(hearing, self.audit, self._clock,
+                               reconnect_grace_s=self._reconnect_grace_s)
             if self._media_factory is not None:
                 room.attach_media(self._media_factory(hearing, room))
+            recording = self._recording_factory(hearing, room) if self._recording_factory \
+                else None
+            if recording is not None:
+                room.attach_recording(recording)
             self._rooms[hearing.id] = room
         return room
 
@@ -91,10 +103,20 @@ class HearingRooms:
             raise LinkInvalid("the link does not match the participant it names")
         if participant.revoked:
             raise LinkRevoked("this link was revoked by the court")
+        if claims.station_id is not None:
+            await self._check_station(claims.station_id, participant)
         room = self._rooms.get(hearing.id)
         if hearing.ended_at is not None or (room is not None and room.state == "ended"):
             raise HearingEnded("the hearing has ended")
         return hearing, participant
+
+    async def _check_station(self, station_id: str, participant: Participant) -> None:
+        """A link a workstation fetched works only while it is that participant's station."""
+        station = await self.store.get_station(station_id)
+        if station is None or station.revoked:
+            raise StationRevoked("this workstation was revoked by the court")
+        if participant.station_id != station_id:
+            raise LinkRevoked("the participant now joins from another workstation")
 
     async def _hearing_of(self, token: object) -> Hearing | None:
         try:

@@ -31,6 +31,9 @@ class LinkClaims:
     issued_at: datetime
     not_before: datetime
     expires_at: datetime
+    # Set when a facility workstation fetched the link: it stops working if the station is
+    # revoked or the participant is moved to another one.
+    station_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,14 @@ class LinkSigner:
         self._secret = secret
         self.policy = policy or LinkPolicy()
 
-    def issue(self, hearing: Hearing, participant: Participant, now: datetime) -> str:
-        """A signed token for this participant of this hearing."""
+    def issue(
+        self,
+        hearing: Hearing,
+        participant: Participant,
+        now: datetime,
+        station_id: str | None = None,
+    ) -> str:
+        """A signed token for this participant of this hearing (fetched by ``station_id``)."""
         not_before = hearing.starts_at - self.policy.opens_before_start
         expires = hearing.ends_at + self.policy.closes_after_end
         claims: dict[str, Any] = {
@@ -69,6 +78,8 @@ class LinkSigner:
             "exp": int(expires.timestamp()),
             "jti": secrets.token_urlsafe(12),
         }
+        if station_id is not None:
+            claims["stn"] = station_id
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: object, now: datetime) -> LinkClaims:
@@ -112,8 +123,12 @@ class LinkSigner:
             raise LinkInvalid("the link is malformed") from exc
         if not all(isinstance(v, str) for v in (hearing_id, participant_id, link_id)):
             raise LinkInvalid("the link is malformed")
+        station_id = claims.get("stn")
+        if station_id is not None and not isinstance(station_id, str):
+            raise LinkInvalid("the link is malformed")
         if now >= expires:
             raise LinkInvalid("the link has expired", expired_at=expires.isoformat())
         if now < not_before:
             raise TooEarly(not_before + self.policy.opens_before_start, not_before)
-        return LinkClaims(hearing_id, participant_id, role, link_id, issued, not_before, expires)
+        return LinkClaims(hearing_id, participant_id, role, link_id, issued, not_before, expires,
+                          station_id)

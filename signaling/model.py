@@ -93,6 +93,12 @@ def _aware(value: datetime, name: str) -> None:
     )
 
 
+# Publishers' video bitrate cap per hearing (kbit/s): 500 keeps 360p-480p sharp while a
+# village 3G uplink still carries it; 64 is the floor below which VP8 is useless.
+DEFAULT_MAX_VIDEO_KBPS = 500
+MIN_VIDEO_KBPS, MAX_VIDEO_KBPS = 64, 4000
+
+
 @dataclass(frozen=True)
 class Hearing:
     """A scheduled hearing or mediation session."""
@@ -107,6 +113,8 @@ class Hearing:
     created_at: datetime
     video_codec: VideoCodec = VideoCodec.VP8
     ended_at: datetime | None = None
+    # Each publisher's camera is capped at this (pages apply it to their video sender).
+    max_video_kbps: int = DEFAULT_MAX_VIDEO_KBPS
 
     def __post_init__(self) -> None:
         _require(bool(self.id), "hearing id is empty")
@@ -133,6 +141,12 @@ class Hearing:
         )
         if self.ended_at is not None:
             _aware(self.ended_at, "ended_at")
+        _require(
+            type(self.max_video_kbps) is int
+            and MIN_VIDEO_KBPS <= self.max_video_kbps <= MAX_VIDEO_KBPS,
+            f"max_video_kbps must be a whole number from {MIN_VIDEO_KBPS} to {MAX_VIDEO_KBPS}",
+            field="max_video_kbps",
+        )
 
     @property
     def ends_at(self) -> datetime:
@@ -160,6 +174,7 @@ class Hearing:
             "duration_minutes": self.duration_minutes,
             "language": self.language.value,
             "video_codec": self.video_codec.value,
+            "max_video_kbps": self.max_video_kbps,
             "created_at": self.created_at.isoformat(),
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
         }
@@ -176,6 +191,7 @@ class Hearing:
             duration_minutes=int(data["duration_minutes"]),
             language=Language(data["language"]),
             video_codec=VideoCodec(data.get("video_codec", "vp8")),
+            max_video_kbps=int(data.get("max_video_kbps", DEFAULT_MAX_VIDEO_KBPS)),
             created_at=datetime.fromisoformat(data["created_at"]),
             ended_at=datetime.fromisoformat(data["ended_at"]) if data.get("ended_at") else None,
         )
@@ -192,6 +208,8 @@ class Participant:
     created_at: datetime
     link_id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     revoked_at: datetime | None = None
+    # The facility workstation this participant joins from, if any (see signaling.station).
+    station_id: str | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -201,6 +219,11 @@ class Participant:
         )
         _require(isinstance(self.role, Role), "unknown role", code="unknown_role")
         _aware(self.created_at, "created_at")
+        _require(
+            self.station_id is None or (isinstance(self.station_id, str) and bool(self.station_id)),
+            "station_id must be a station id or null",
+            field="station_id",
+        )
 
     @property
     def revoked(self) -> bool:
@@ -217,6 +240,7 @@ class Participant:
             "created_at": self.created_at.isoformat(),
             "link_id": self.link_id,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "station_id": self.station_id,
         }
 
     def public_json(self) -> dict[str, Any]:
@@ -238,6 +262,8 @@ class Participant:
             revoked_at=(
                 datetime.fromisoformat(data["revoked_at"]) if data.get("revoked_at") else None
             ),
+            # Participants stored before stations existed have no station_id.
+            station_id=data.get("station_id"),
         )
 
 

@@ -16,6 +16,10 @@ PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_CHAT_CHARS = 2000
 MAX_SDP_CHARS = 60 * 1024
+# Bounds of the numbers a page reports in ``quality`` (percent, milliseconds, kbit/s).
+MAX_LOSS_PCT = 100
+MAX_RTT_MS = 60_000
+MAX_KBPS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ class ClientMessage:
         return value
 
 
-# type -> {field: (python type, max length for strings)}
+# type -> {field: (python type, max length for strings)}; float means any JSON number
+# from 0 to the given maximum.
 _SCHEMA: dict[str, dict[str, tuple[type, int]]] = {
     "hello": {"token": (str, 4096), "protocol": (int, 0)},
     "ping": {},
@@ -51,6 +56,15 @@ _SCHEMA: dict[str, dict[str, tuple[type, int]]] = {
     "mute": {"participant_id": (str, 64), "muted": (bool, 0)},
     "remove": {"participant_id": (str, 64)},
     "end": {},
+    "record": {"on": (bool, 0)},
+    "leave": {},
+    "receive_video": {"enabled": (bool, 0)},
+    "quality": {
+        "loss_pct": (float, MAX_LOSS_PCT),
+        "rtt_ms": (float, MAX_RTT_MS),
+        "down_kbps": (float, MAX_KBPS),
+        "up_kbps": (float, MAX_KBPS),
+    },
 }
 
 MESSAGE_TYPES = frozenset(_SCHEMA)
@@ -80,6 +94,16 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
     fields: dict[str, Any] = {}
     for name, (expected, max_len) in schema.items():
         value = data.get(name)
+        if expected is float:
+            # NaN and infinities (which json accepts) fail the range check too.
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                0 <= value <= max_len
+            ):
+                raise ProtocolViolation(
+                    f"{kind}.{name} must be a number from 0 to {max_len}", code="bad_message"
+                )
+            fields[name] = float(value)
+            continue
         # bool is an int in Python; a protocol number must not be true/false.
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ProtocolViolation(

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from .errors import (
@@ -58,13 +59,16 @@ class ParticipantSession:
         self,
         connection: Connection,
         rooms: HearingRooms,
-        ice_servers: list[dict[str, Any]] | None = None,
+        ice_servers: list[dict[str, Any]] | Callable[[str], list[dict[str, Any]]] | None = None,
         heartbeat_s: float = 20.0,
         hello_timeout_s: float = HELLO_TIMEOUT_S,
+        ice_transport_policy: str = "all",
     ) -> None:
         self._conn = connection
         self._rooms = rooms
+        # A callable gets the participant id: TURN credentials are issued per participant.
         self._ice_servers = ice_servers or []
+        self._ice_transport_policy = ice_transport_policy
         self._heartbeat_s = heartbeat_s
         self._hello_timeout_s = hello_timeout_s
         self._outbox: asyncio.Queue[dict[str, Any] | object] = asyncio.Queue(OUTBOX_LIMIT)
@@ -72,6 +76,7 @@ class ParticipantSession:
         self._room: HearingRoom | None = None
         self._end_error: QashyqError | None = None
         self._closing = False
+        self._left = False  # the page said it leaves (no reconnection grace)
 
     @property
     def participant(self) -> Participant:
@@ -126,7 +131,7 @@ class ParticipantSession:
         finally:
             if self._room is not None and self._participant is not None:
                 try:
-                    await self._room.leave(self)
+                    await self._room.leave(self, voluntary=self._left)
                 except Exception:  # leaving must not mask how the session ended
                     log.exception("leaving hearing %s failed", self._room.hearing.id)
             self._closing = True
@@ -196,13 +201,18 @@ class ParticipantSession:
                 "language": hearing.language.value,
                 "starts_at": hearing.starts_at.isoformat(),
                 "ends_at": hearing.ends_at.isoformat(),
+                "max_video_kbps": hearing.max_video_kbps,
                 "state": room.state.value,
+                "on_record": room.on_record,
             },
             "permissions": room.permissions(participant),
             "roster": room.roster(for_host=participant.role.is_host)
             if seat is Seat.ADMITTED
             else [],
-            "ice_servers": self._ice_servers,
+            "ice_servers": self._ice_servers(participant.id)
+            if callable(self._ice_servers)
+            else self._ice_servers,
+            "ice_transport_policy": self._ice_transport_policy,
             "heartbeat_s": self._heartbeat_s,
         }
 
@@ -241,6 +251,17 @@ class ParticipantSession:
             await room.remove(self, message.str_field("participant_id"))
         elif kind == "end":
             await self._rooms.end(room.hearing.id, self)
+        elif kind == "record":
+            await room.set_record(self, message.bool_field("on"))
+        elif kind == "leave":
+            # The socket closes after the room has let the seat go (run's finally): closing
+            # it first would let the server cancel this task half-way through leaving.
+            self._left = True
+            self._closing = True
+        elif kind == "receive_video":
+            await room.set_receive_video(self, message.bool_field("enabled"))
+        elif kind == "quality":
+            await room.report_quality(self, message.fields)
 
     async def _write_loop(self) -> None:
         """Send queued messages in order; closing the connection also ends the reader."""

@@ -11,10 +11,15 @@ from datetime import datetime
 from typing import Protocol
 
 from .model import AuditEvent, Hearing, Participant
+from .station import Station
 
 
 class HearingStore(Protocol):
-    """Scheduled hearings, issued links, the audit timeline, admin tokens and secrets."""
+    """Scheduled hearings, issued links, stations, the audit timeline, admin tokens, secrets.
+
+    The audit timeline is keyed by hearing id; a station's own events (enrolment,
+    revocation, joins) are kept under the station's id, which never collides with one.
+    """
 
     async def add_hearing(self, hearing: Hearing) -> None:
         """Store a new hearing; raise ``Conflict`` if its id exists."""
@@ -41,6 +46,18 @@ class HearingStore(Protocol):
 
     async def save_participant(self, participant: Participant) -> None:
         """Replace an existing participant (e.g. when revoked); raise ``NotFound`` if absent."""
+
+    async def add_station(self, station: Station) -> None:
+        """Store a new facility workstation; raise ``Conflict`` if its id exists."""
+
+    async def get_station(self, station_id: str) -> Station | None:
+        """The station, or None."""
+
+    async def list_stations(self) -> list[Station]:
+        """Every station, revoked ones included, in the order they were added."""
+
+    async def save_station(self, station: Station) -> None:
+        """Replace an existing station (enrolled, revoked); raise ``NotFound`` if absent."""
 
     async def append_event(self, event: AuditEvent) -> None:
         """Append to the hearing's audit timeline; events are never changed or removed."""

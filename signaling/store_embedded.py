@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from .errors import Conflict, NotFound
 from .model import AuditEvent, Hearing, Participant
+from .station import Station
 
 DB_FILE_NAME = "qashyq.sqlite3"
 
@@ -31,7 +32,10 @@ _T = TypeVar("_T")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-_SCHEMA_VERSION = 1
+# 2: the stations table. Every statement below is CREATE ... IF NOT EXISTS, so opening a
+# version 1 file adds what is missing and keeps its data; participants stored by version 1
+# simply have no station_id.
+_SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hearings (
@@ -60,6 +64,11 @@ CREATE TABLE IF NOT EXISTS admin_tokens (
 CREATE TABLE IF NOT EXISTS secrets (
     name TEXT PRIMARY KEY,
     value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    json TEXT NOT NULL
 );
 """
 
@@ -272,6 +281,52 @@ class EmbeddedStore:
                 f"no participant {participant.id} in hearing {participant.hearing_id}",
                 participant_id=participant.id,
             )
+
+    async def add_station(self, station: Station) -> None:
+        """Store a new facility workstation; raise ``Conflict`` if its id exists."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO stations (id, json) VALUES (?, ?)",
+                    (station.id, _dumps(station.to_json())),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(
+                    f"station {station.id} already exists", station_id=station.id
+                ) from exc
+
+        await self._run(work)
+
+    async def get_station(self, station_id: str) -> Station | None:
+        """The station, or None."""
+
+        def work(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT json FROM stations WHERE id = ?", (station_id,)).fetchone()
+            return None if row is None else str(row[0])
+
+        body = await self._run(work)
+        return None if body is None else Station.from_json(json.loads(body))
+
+    async def list_stations(self) -> list[Station]:
+        """Every station, revoked ones included, in the order they were added."""
+
+        def work(conn: sqlite3.Connection) -> list[str]:
+            return [str(row[0]) for row in conn.execute("SELECT json FROM stations ORDER BY seq")]
+
+        return [Station.from_json(json.loads(body)) for body in await self._run(work)]
+
+    async def save_station(self, station: Station) -> None:
+        """Replace an existing station (enrolled, revoked); raise ``NotFound`` if absent."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "UPDATE stations SET json = ? WHERE id = ?", (_dumps(station.to_json()), station.id)
+            )
+            return cursor.rowcount
+
+        if await self._run(work) == 0:
+            raise NotFound(f"no station {station.id}", station_id=station.id)
 
     async def append_event(self, event: AuditEvent) -> None:
         """Append to the hearing's audit timeline; events are never changed or removed."""

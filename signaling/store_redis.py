@@ -7,6 +7,8 @@ Keys (``P`` is the prefix, ``qashyq:`` by default)::
     P hearing:<id>:participants     list   participant ids in the order added
     P hearing:<id>:participant      hash   participant id -> participant JSON
     P hearing:<id>:events           list   event JSON in the order appended
+    P stations                      hash   station id -> station JSON
+    P stations:order                list   station ids in the order added
     P admin_tokens                  hash   token hash -> creation time (ISO 8601)
     P secret:<name>                 string the secret's bytes
 
@@ -27,6 +29,7 @@ from redis.asyncio import Redis
 
 from .errors import Conflict, NotFound
 from .model import AuditEvent, Hearing, Participant
+from .station import Station
 from .store_embedded import epoch_microseconds
 
 DEFAULT_PREFIX = "qashyq:"
@@ -64,6 +67,13 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 0
 """
 
+# KEYS: stations hash, order list. ARGV: station id, json.
+_ADD_STATION = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 2 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return 0
+"""
+
 
 def _dumps(body: object) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
@@ -88,6 +98,9 @@ class RedisStore:
         self._save_hearing = client.register_script(_SAVE_HEARING)
         self._add_participant = client.register_script(_ADD_PARTICIPANT)
         self._save_participant = client.register_script(_SAVE_PARTICIPANT)
+        self._add_station = client.register_script(_ADD_STATION)
+        # Replacing needs only "exists, then set" on one hash: the participant script does it.
+        self._save_station = self._save_participant
 
     @classmethod
     async def open(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisStore:
@@ -213,6 +226,39 @@ class RedisStore:
                 f"no participant {participant.id} in hearing {participant.hearing_id}",
                 participant_id=participant.id,
             )
+
+    async def add_station(self, station: Station) -> None:
+        """Store a new facility workstation; raise ``Conflict`` if its id exists."""
+        self._client()
+        reply = await self._add_station(
+            keys=[self._key("stations"), self._key("stations", "order")],
+            args=[station.id, _dumps(station.to_json())],
+        )
+        if int(reply) == _EXISTS:
+            raise Conflict(f"station {station.id} already exists", station_id=station.id)
+
+    async def get_station(self, station_id: str) -> Station | None:
+        """The station, or None."""
+        raw = await self._client().hget(self._key("stations"), station_id)
+        return None if raw is None else Station.from_json(_loads(raw))
+
+    async def list_stations(self) -> list[Station]:
+        """Every station, revoked ones included, in the order they were added."""
+        client = self._client()
+        ids: list[bytes] = await client.lrange(self._key("stations", "order"), 0, -1)
+        if not ids:
+            return []
+        bodies: list[bytes | None] = await client.hmget(self._key("stations"), ids)
+        return [Station.from_json(_loads(body)) for body in bodies if body is not None]
+
+    async def save_station(self, station: Station) -> None:
+        """Replace an existing station (enrolled, revoked); raise ``NotFound`` if absent."""
+        self._client()
+        reply = await self._save_station(
+            keys=[self._key("stations")], args=[station.id, _dumps(station.to_json())]
+        )
+        if int(reply) == _ABSENT:
+            raise NotFound(f"no station {station.id}", station_id=station.id)
 
     async def append_event(self, event: AuditEvent) -> None:
         """Append to the hearing's audit timeline; events are never changed or removed."""

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.redis_server",
     "tests.fixtures.app_server",
     "tests.fixtures.browser",
+    "tests.fixtures.turn_server",
 ]

@@ -20,6 +20,7 @@ from signaling.model import (
     VideoCodec,
     new_id,
 )
+from signaling.station import Station
 from signaling.store import HearingStore
 from signaling.store_embedded import EmbeddedStore
 from signaling.store_redis import RedisStore
@@ -345,6 +346,99 @@ async def test_secret_is_created_once_and_stays(store: HearingStore) -> None:
     assert len(await store.secret("short", factory_bytes=16)) == 16
     # The size only matters on creation; an existing secret is returned as it is.
     assert await store.secret("link-signing", factory_bytes=64) == first
+
+
+# Stations
+
+
+def make_station(name: str = "Кабинет 3", facility: str = "СИЗО-1, Алматы") -> Station:
+    """A station awaiting enrolment (with a code hash and expiry, as the API creates it)."""
+    station, _code = Station.create(
+        new_id("s"), name, facility, datetime(2025, 3, 1, 9, 0, tzinfo=ALMATY),
+        timedelta(hours=24),
+    )
+    return station
+
+
+async def test_station_lifecycle_roundtrips_every_field(store: HearingStore) -> None:
+    station = make_station()
+    await store.add_station(station)
+    assert await store.get_station(station.id) == station
+
+    enrolled = dataclasses.replace(
+        station, credential_hash="c" * 64, enrolled_at=datetime(2025, 3, 1, 10, 0, tzinfo=ALMATY),
+        enrolment_code_hash=None, enrolment_expires_at=None,
+    )
+    await store.save_station(enrolled)
+    got = await store.get_station(station.id)
+    assert got == enrolled
+    assert got is not None and got.enrolled_at is not None
+    assert got.enrolled_at.utcoffset() == timedelta(hours=5)
+
+    revoked = enrolled.revoked_now(datetime(2025, 3, 2, 8, 0, tzinfo=UTC))
+    await store.save_station(revoked)
+    assert await store.get_station(station.id) == revoked
+    assert await store.list_stations() == [revoked]
+
+
+async def test_stations_are_listed_in_the_order_added(store: HearingStore) -> None:
+    assert await store.list_stations() == []
+    stations = [make_station(f"Кабинет {n}") for n in range(4)]
+    for station in stations:
+        await store.add_station(station)
+    # Saving one does not move it.
+    renamed = dataclasses.replace(stations[1], name="Кабинет 1А")
+    await store.save_station(renamed)
+
+    assert await store.list_stations() == [stations[0], renamed, stations[2], stations[3]]
+    assert await store.get_station("s_missing") is None
+
+
+async def test_adding_a_station_twice_is_a_conflict(store: HearingStore) -> None:
+    station = make_station()
+    await store.add_station(station)
+
+    with pytest.raises(Conflict):
+        await store.add_station(dataclasses.replace(station, name="Другой"))
+
+    assert await store.list_stations() == [station]
+
+
+async def test_save_unknown_station_is_not_found(store: HearingStore) -> None:
+    with pytest.raises(NotFound):
+        await store.save_station(make_station())
+
+    assert await store.list_stations() == []
+
+
+async def test_participant_keeps_its_station(store: HearingStore) -> None:
+    hearing = make_hearing()
+    await store.add_hearing(hearing)
+    station = make_station()
+    await store.add_station(station)
+    person = dataclasses.replace(make_participant(hearing.id, role=Role.DEFENDANT),
+                                 station_id=station.id)
+    plain = make_participant(hearing.id)
+    await store.add_participant(person)
+    await store.add_participant(plain)
+
+    assert await store.list_participants(hearing.id) == [person, plain]
+    moved = dataclasses.replace(person, station_id=None)
+    await store.save_participant(moved)
+    got = await store.get_participant(hearing.id, person.id)
+    assert got is not None and got.station_id is None
+
+
+async def test_station_events_live_beside_hearing_events(store: HearingStore) -> None:
+    station = make_station()
+    await store.add_station(station)
+    hearing = make_hearing()
+    await store.add_hearing(hearing)
+    await store.append_event(make_event(station.id, "station_enrolled"))
+    await store.append_event(make_event(hearing.id, "station_join"))
+
+    assert [e.kind for e in await store.list_events(station.id)] == ["station_enrolled"]
+    assert [e.kind for e in await store.list_events(hearing.id)] == ["station_join"]
 
 
 # Lifecycle

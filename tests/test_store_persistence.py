@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import signal
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from signaling.model import (
     Role,
     VideoCodec,
 )
+from signaling.station import Station
 from signaling.store import HearingStore
 from signaling.store_embedded import DB_FILE_NAME, EmbeddedStore
 from signaling.store_opening import open_store
@@ -120,6 +124,75 @@ async def test_everything_survives_close_and_reopen(open_backend: StoreOpener) -
         assert await reopened.list_events(first.id) == events
         assert await reopened.has_admin_token("f" * 64)
         assert await reopened.secret("link-signing") == secret
+    finally:
+        await reopened.close()
+
+
+async def test_stations_and_assignments_survive_close_and_reopen(
+    open_backend: StoreOpener,
+) -> None:
+    hearing = _hearing("h_station", 12)
+    pending, _code = Station.create("s_pending", "Кабинет 1", "СИЗО-1", hearing.created_at,
+                                    timedelta(hours=24))
+    awaiting, code = Station.create("s_enrolled", "Кабинет 2", "СИЗО-1", hearing.created_at,
+                                    timedelta(hours=24))
+    enrolled, _credential = awaiting.enrolled(code, hearing.created_at)
+    defendant = Participant(
+        id="p_defendant", hearing_id=hearing.id, display_name="Подсудимый",
+        role=Role.DEFENDANT, created_at=hearing.created_at, station_id=enrolled.id,
+    )
+
+    store = await open_backend()
+    try:
+        await store.add_hearing(hearing)
+        await store.add_participant(defendant)
+        await store.add_station(pending)
+        await store.add_station(awaiting)
+        await store.save_station(enrolled)
+    finally:
+        await store.close()
+
+    reopened = await open_backend()
+    try:
+        assert await reopened.list_stations() == [pending, enrolled]
+        got = await reopened.get_participant(hearing.id, defendant.id)
+        assert got is not None and got.station_id == "s_enrolled"
+    finally:
+        await reopened.close()
+
+
+async def test_a_data_file_from_before_stations_opens_with_its_data(tmp_path: Path) -> None:
+    """Schema 1 had no stations table and participants without station_id."""
+    data_dir = tmp_path / "data"
+    hearing = _hearing("h_old", 10)
+    old_participant = {
+        "id": "p_old", "hearing_id": hearing.id, "display_name": "Свидетель",
+        "role": "witness", "created_at": "2025-05-02T00:00:00+00:00", "link_id": "abc",
+        "revoked_at": None,
+    }
+    store = await EmbeddedStore.open(data_dir)
+    await store.add_hearing(hearing)
+    await store.close()
+    # Turn the file into what version 1 wrote.
+    with closing(sqlite3.connect(data_dir / DB_FILE_NAME)) as conn:
+        conn.execute("DROP TABLE stations")
+        conn.execute(
+            "INSERT INTO participants (hearing_id, id, json) VALUES (?, ?, ?)",
+            (hearing.id, "p_old", json.dumps(old_participant)),
+        )
+        conn.execute("PRAGMA user_version=1")
+        conn.commit()
+
+    reopened = await EmbeddedStore.open(data_dir)
+    try:
+        assert await reopened.get_hearing(hearing.id) == hearing
+        got = await reopened.get_participant(hearing.id, "p_old")
+        assert got is not None and got.station_id is None and got.display_name == "Свидетель"
+        assert await reopened.list_stations() == []
+        station, _code = Station.create("s_new", "Кабинет", "СИЗО-2", hearing.created_at,
+                                        timedelta(hours=1))
+        await reopened.add_station(station)
+        assert await reopened.list_stations() == [station]
     finally:
         await reopened.close()
 

@@ -4,6 +4,8 @@ import {
   AdminApi, ApiError, errorText, localDateTimeValue, localDateValue, localIsoWithOffset,
 } from "./admin_api.js";
 import { HearingDetail } from "./admin_hearing.js";
+import { RecordingsPanel } from "./admin_recordings.js";
+import { StationsPanel } from "./admin_stations.js";
 import { $, h } from "./dom.js";
 import { applyI18n, bindLanguageSelect, formatTime, onLanguageChange, t } from "./i18n.js";
 
@@ -12,6 +14,8 @@ const REFRESH_MS = 4000;
 
 let api = null;
 let detail = null;
+let stations = null;
+let recordings = null;
 let hearings = [];
 let refreshTimer = null;
 let refreshing = false;
@@ -149,6 +153,7 @@ function openHearing(id) {
     detail = new HearingDetail(api, id, $("#hearing-detail"), {
       onChanged: () => refresh(),
       onAuthFailure: handleAuthFailure,
+      stations,
     });
   }
   renderHearings();
@@ -166,6 +171,7 @@ async function refresh() {
   try {
     await loadHearings();
     if (detail) await detail.refresh();
+    if (recordings) await recordings.refresh();
   } catch (err) {
     if (!handleAuthFailure(err)) showError($("#hearings-error"), err);
   } finally {
@@ -258,6 +264,12 @@ function startMain() {
   $("#hearing-language").value = document.documentElement.lang;
   defaultStartsAt();
   renderHearings();
+  stations = new StationsPanel(api, $("#stations"), {
+    onAuthFailure: handleAuthFailure,
+    onChanged: () => detail?.render(),
+  });
+  stations.refresh().then(() => detail?.render());
+  recordings = new RecordingsPanel(api, $("#recordings"), { onAuthFailure: handleAuthFailure });
   refresh();
   startRefresh();
 }
@@ -267,6 +279,8 @@ function init() {
   bindLanguageSelect($("#lang"));
   onLanguageChange(() => {
     renderHearings();
+    stations?.render();
+    recordings?.render();
     detail?.render();
   });
 

@@ -61,11 +61,10 @@ export class AdminApi {
     return this.request("GET", `/api/hearings/${encodeURIComponent(id)}`);
   }
 
-  addParticipant(id, displayName, role) {
-    return this.request("POST", `/api/hearings/${encodeURIComponent(id)}/participants`, {
-      display_name: displayName,
-      role,
-    });
+  addParticipant(id, displayName, role, stationId = null) {
+    const body = { display_name: displayName, role };
+    if (stationId) body.station_id = stationId;
+    return this.request("POST", `/api/hearings/${encodeURIComponent(id)}/participants`, body);
   }
 
   revokeParticipant(id, pid) {

@@ -18,8 +18,9 @@ function svgDataUrl(svg) {
 }
 
 export class HearingDetail {
-  constructor(api, id, container, { onChanged, onAuthFailure }) {
+  constructor(api, id, container, { onChanged, onAuthFailure, stations }) {
     this.api = api;
+    this.stations = stations; // the StationsPanel: assignable workstations and their names
     this.id = id;
     this.container = container;
     this.onChanged = onChanged;
@@ -51,6 +52,8 @@ export class HearingDetail {
       autocomplete: "off",
     });
     this.roleSelect = h("select", { id: "participant-role", name: "role" });
+    this.stationSelect = h("select", { id: "participant-station", name: "station_id" });
+    this.stationLabel = h("span");
     this.addButton = h("button", { id: "participant-add", type: "submit", class: "btn btn-primary" });
     this.addError = h("p", { class: "form-error", role: "alert", hidden: true });
     this.nameLabel = h("span");
@@ -63,6 +66,7 @@ export class HearingDetail {
       h("div", { class: "field-row" },
         h("label", { class: "field" }, this.nameLabel, this.nameInput),
         h("label", { class: "field" }, this.roleLabel, this.roleSelect)),
+      h("label", { class: "field" }, this.stationLabel, this.stationSelect),
       this.addError,
       this.addButton,
     );
@@ -86,6 +90,15 @@ export class HearingDetail {
     const previous = this.roleSelect.value;
     this.roleSelect.replaceChildren(...ROLE_NAMES.map((r) => new Option(roleName(r), r)));
     this.roleSelect.value = previous || this.defaultRole();
+  }
+
+  fillStations() {
+    this.stationLabel.textContent = t("admin.detail.station");
+    const previous = this.stationSelect.value;
+    const options = (this.stations?.assignable() || []).map((s) =>
+      new Option(`${s.name} · ${s.facility}`, s.id));
+    this.stationSelect.replaceChildren(new Option(t("admin.detail.noStation"), ""), ...options);
+    this.stationSelect.value = options.some((o) => o.value === previous) ? previous : "";
   }
 
   defaultRole() {
@@ -127,6 +140,7 @@ export class HearingDetail {
     this.nameLabel.textContent = t("admin.detail.name");
     this.roleLabel.textContent = t("admin.detail.role");
     this.addButton.textContent = t("admin.detail.addSubmit");
+    this.fillStations();
     this.endButton.textContent = t("admin.detail.end");
     this.eventsHeading.textContent = t("admin.detail.events");
     this.fillRoles();
@@ -184,6 +198,8 @@ export class HearingDetail {
       h("span", { class: `dot state-${state}`, "aria-hidden": "true" }),
       h("span", { class: "participant-name" }, p.display_name),
       h("span", { class: "participant-role" }, roleName(p.role)),
+      p.station_id ? h("span", { class: "badge participant-station", dataset: { stationId: p.station_id } },
+        `${t("admin.detail.station")}: ${this.stations?.nameOf(p.station_id) ?? p.station_id}`) : null,
       h("span", { class: `badge pstate-${state}` }, t(`pstate.${state}`)),
       !revoked && !ended
         ? h("button", {
@@ -264,9 +280,10 @@ export class HearingDetail {
     this.addButton.disabled = true;
     try {
       const p = await this.api.addParticipant(this.id, this.nameInput.value.trim(),
-        this.roleSelect.value);
+        this.roleSelect.value, this.stationSelect.value || null);
       this.links.set(p.id, { join_url: p.join_url, join_qr_svg: p.join_qr_svg });
       this.nameInput.value = "";
+      this.stationSelect.value = "";
       await this.refresh();
       this.roleSelect.value = this.defaultRole();
       this.onChanged();

@@ -3,6 +3,7 @@
 
 import { $, h } from "./dom.js";
 import { formatTime, roleName, t } from "./i18n.js";
+import { networkBadges } from "./quality.js";
 
 const SPEAKING_THRESHOLD = 0.04;
 const SPEAKER_HOLD_MS = 1200;
@@ -222,7 +223,10 @@ export class HearingView {
   renderTiles() {
     const visible = new Map();
     for (const p of this.roster) {
-      if (p.id !== this.me.id && p.state === "admitted" && p.connected !== false) visible.set(p.id, p);
+      // A reconnecting participant keeps the tile (dimmed, "reconnecting…").
+      if (p.id !== this.me.id && p.state === "admitted" && (p.connected !== false || p.reconnecting)) {
+        visible.set(p.id, p);
+      }
     }
     for (const pid of this.remote.keys()) {
       if (!visible.has(pid) && pid !== this.me.id) {
@@ -282,8 +286,10 @@ export class HearingView {
     avatar.hidden = hasVideo;
     tile.querySelector(".tile-label").replaceChildren(
       ...labelParts(p.display_name, p.role, p.muted || p.audio === false, p.hand),
+      ...networkBadges(p),
     );
     tile.classList.toggle("hand", Boolean(p.hand));
+    tile.classList.toggle("reconnecting", Boolean(p.reconnecting));
   }
 
   detachVideo(tile) {
@@ -359,7 +365,8 @@ export class HearingView {
         return h("li", { class: "person", dataset: { participantId: p.id } },
           h("span", { class: "who" },
             h("span", { class: "name" }, isMe ? `${p.display_name} (${t("hearing.you")})` : p.display_name),
-            h("span", { class: "role" }, roleName(p.role))),
+            h("span", { class: "role" }, roleName(p.role)),
+            ...networkBadges(p)),
           h("span", { class: "flags" },
             p.hand ? h("span", { class: "ico ico-hand on", title: t("hearing.hand.up") }) : null,
             p.muted || p.audio === false ? h("span", { class: "ico ico-mic off" }) : null),

@@ -482,6 +482,11 @@ for (const lang of LANGUAGES) {
 }
 export const ROLE_NAMES = Object.keys(ROLES.en);
 
+/** Add a feature's strings ({kk: {...}, ru: {...}, en: {...}}), e.g. station_strings.js. */
+export function addStrings(byLanguage) {
+  for (const lang of LANGUAGES) Object.assign(DICTIONARIES[lang], byLanguage[lang] || {});
+}
+
 let current = initialLanguage();
 const listeners = new Set();
 

@@ -3,17 +3,21 @@
 
 import { $, showScreen } from "./dom.js";
 import { HearingView } from "./hearing_view.js";
+import { RecordIndicator } from "./record_indicator.js";
 import {
   applyI18n, bindLanguageSelect, formatDateTime, onLanguageChange, roleName, setLanguage, t,
 } from "./i18n.js";
 import { MediaSession } from "./media_session.js";
 import { levelMeter, PreJoin, unlockAudio } from "./prejoin.js";
+import { AudioOnlySwitch, LinkMonitor } from "./quality.js";
 import { SignalingClient } from "./signaling_client.js";
+import { STATION_RETURN_KEY } from "./station_strings.js";
 
 const SCREENS = ["screen-connecting", "screen-prejoin", "screen-lobby", "screen-hearing", "screen-error"];
 const TOKEN_KEY = "qashyq.join.token";
 const FATAL_CODES = new Set([4400, 4401, 4403, 4408, 4409, 4410, 4413, 4429]);
-const RECONNECT_DELAYS_MS = [1000, 2000, 4000, 8000, 15000];
+// Enough tries to cover the server's reconnection grace (60 s by default), the seat is kept.
+const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 10000, 10000, 10000, 10000, 10000];
 
 const state = {
   token: null,
@@ -34,6 +38,8 @@ const state = {
   lastError: null, // what the error screen shows, re-rendered on language change
   ended: false,
   selfMeter: null,
+  audioOnly: null, // AudioOnlySwitch, kept across reconnects
+  monitor: null, // LinkMonitor
 };
 
 // ---- Token -----------------------------------------------------------------------
@@ -118,6 +124,13 @@ function onMessage(msg) {
     case "ended":
       state.ended = true;
       break;
+    case "record":
+      if (state.welcome?.hearing) state.welcome.hearing.on_record = Boolean(msg.on);
+      state.record?.setOn(Boolean(msg.on));
+      break;
+    case "recorder_alert":
+      state.record?.handleAlert(msg);
+      break;
     default:
       // Non-fatal errors and unknown types: never answered.
       break;
@@ -190,6 +203,8 @@ function showPrejoin() {
     { canPublish: state.permissions.includes("publish"), onJoin: join },
   );
   state.prejoin.start();
+  // A workstation's one click was its big join button: no second click on a kiosk.
+  if (stationReturn()) join("full");
 }
 
 async function join(mode = "full") {
@@ -238,15 +253,28 @@ function enterHearing() {
     });
   }
   state.view.setRoster(state.roster);
+  if (!state.record) {
+    state.record = new RecordIndicator({
+      onRecord: state.welcome.hearing?.on_record,
+      canSwitch: state.permissions.includes("record"),
+      send,
+      nameOf: (id) => state.roster.find((p) => p.id === id)?.display_name,
+      banner: (text) => state.view?.banner(text),
+    });
+  }
   if (!state.session) {
     state.session = new MediaSession({
       selfId: state.me.id,
       iceServers: state.welcome.ice_servers,
+      iceTransportPolicy: state.welcome.ice_transport_policy,
+      maxVideoKbps: state.welcome.hearing?.max_video_kbps,
       canPublish: state.permissions.includes("publish"),
       onAnswer: (sdp) => send({ type: "answer", sdp }),
       onRemoteChange: (remote) => state.view?.setRemoteStreams(remote),
       onConnectionState: (connection) => {
         $("#screen-hearing").dataset.media = connection;
+        // aiortc has no ICE restart: a failed connection is rebuilt through a new session.
+        if (connection === "failed") rebuildConnection();
       },
     });
     state.session.setLocalTracks({ audio: state.local.audio, video: state.local.video });
@@ -256,6 +284,27 @@ function enterHearing() {
     }
   }
   state.view.sendMediaState();
+  state.audioOnly ||= new AudioOnlySwitch({
+    button: $("#btn-audio-only"),
+    send,
+    notify: (text) => state.view?.banner(text),
+  });
+  state.audioOnly.apply();
+  state.monitor ||= new LinkMonitor({
+    getPc: () => state.session?.pc || null,
+    send,
+    onPoor: () => state.audioOnly?.poorLink(),
+  });
+}
+
+/** Media failed while signaling lives: start over; the server keeps the seat meanwhile. */
+function rebuildConnection() {
+  if (!state.joined || state.ended) return;
+  state.signaling?.close();
+  teardownMedia(false);
+  state.view?.destroy();
+  state.view = null;
+  connect();
 }
 
 function teardownMedia(stopTracks) {
@@ -271,7 +320,11 @@ function stopLocal() {
 }
 
 function leave() {
+  // Said out loud so the server gives the seat up instead of holding it for a reconnect.
+  send({ type: "leave" });
   state.signaling?.close();
+  state.monitor?.close();
+  state.monitor = null;
   teardownMedia(true);
   state.view?.destroy();
   state.view = null;
@@ -324,7 +377,7 @@ function renderError() {
     text.textContent = t(info.fatalText);
   } else if (code === 4403) {
     const key = { link_revoked: "error.link_revoked", removed: "error.removed",
-      denied: "error.denied" }[errCode] || "error.4403";
+      denied: "error.denied", station_revoked: "error.station_revoked" }[errCode] || "error.4403";
     text.textContent = t(key);
   } else if (code === 4408) {
     title.textContent = t("error.title.early");
@@ -350,6 +403,36 @@ function renderError() {
     text.textContent = t("error.network");
     reconnect("error.reconnect");
   }
+  offerStationReturn();
+}
+
+// ---- Facility workstation ----------------------------------------------------------------
+
+const STATION_RETURN_AFTER_MS = 15000;
+let stationReturnTimer = null;
+
+/** The station page this tab came from, if a facility workstation opened this hearing. */
+function stationReturn() {
+  try {
+    return sessionStorage.getItem(STATION_RETURN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** On a workstation the error screen leads back to its list of hearings, by itself too. */
+function offerStationReturn() {
+  const target = stationReturn();
+  const back = $("#error-station");
+  back.hidden = !target;
+  if (!target) return;
+  back.onclick = () => location.assign(target);
+  if (stationReturnTimer) return;
+  stationReturnTimer = setTimeout(() => {
+    stationReturnTimer = null;
+    // Unless someone pressed "reconnect" meanwhile and is back in the hearing.
+    if (!$("#screen-error").hidden) location.assign(target);
+  }, STATION_RETURN_AFTER_MS);
 }
 
 // ---- Start -------------------------------------------------------------------------------
@@ -364,11 +447,16 @@ function init() {
     renderError();
     state.prejoin?.relabel();
     state.view?.render();
+    state.audioOnly?.render();
   });
   $("#join").addEventListener("click", () => join("full"));
   $("#lobby-leave").addEventListener("click", leave);
   // Mobile browsers keep audio locked until the first tap.
   document.addEventListener("pointerdown", unlockAudio, { once: true, capture: true });
+  // Back online (tunnel, network switch): reconnect now instead of waiting for the backoff.
+  window.addEventListener("online", () => {
+    if (state.reconnectTimer && !state.signaling?.ws && !state.lastError) connect();
+  });
 
   state.token = takeToken();
   if (!state.token) {

@@ -14,8 +14,12 @@ export class MediaSession {
    * options: iceServers, canPublish, onAnswer(sdp), onRemoteChange(Map pid -> MediaStream),
    * onConnectionState(state)
    */
-  constructor({ selfId, iceServers, canPublish, onAnswer, onRemoteChange, onConnectionState }) {
+  constructor({
+    selfId, iceServers, iceTransportPolicy, canPublish, onAnswer, onRemoteChange, onConnectionState,
+    maxVideoKbps,
+  }) {
     this.selfId = selfId;
+    this.maxVideoKbps = Number(maxVideoKbps) > 0 ? Number(maxVideoKbps) : 0;
     this.canPublish = canPublish;
     this.onAnswer = onAnswer;
     this.onRemoteChange = onRemoteChange;
@@ -26,6 +30,8 @@ export class MediaSession {
     this.closed = false;
     this.pc = new RTCPeerConnection({
       iceServers: Array.isArray(iceServers) ? iceServers : [],
+      // "relay" (server setting) for locked-down networks: media only through TURN.
+      iceTransportPolicy: iceTransportPolicy === "relay" ? "relay" : "all",
       bundlePolicy: "max-bundle",
       rtcpMuxPolicy: "require",
     });
@@ -99,10 +105,28 @@ export class MediaSession {
     }
     const answer = await this.pc.createAnswer();
     await this.pc.setLocalDescription(answer);
+    await this.capVideo();
     await this.iceGathered();
     if (this.closed) return;
     this.onAnswer(this.pc.localDescription.sdp);
     this.reconcile();
+  }
+
+  /** The hearing's cap on our camera's bitrate (weak uplinks, shared village links). */
+  async capVideo() {
+    if (!this.maxVideoKbps) return;
+    const bps = this.maxVideoKbps * 1000;
+    for (const tr of this.publishingTransceivers()) {
+      if (tr.receiver.track?.kind !== "video") continue;
+      const params = tr.sender.getParameters();
+      if (!params.encodings?.length || params.encodings[0].maxBitrate === bps) continue;
+      params.encodings[0].maxBitrate = bps;
+      try {
+        await tr.sender.setParameters(params);
+      } catch (err) {
+        console.warn("video bitrate cap failed", err?.name);
+      }
+    }
   }
 
   iceGathered() {

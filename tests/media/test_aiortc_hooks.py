@@ -10,13 +10,23 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import aioice
 import aiortc
 import pytest
+from aioice.ice import CandidatePair, Connection, StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, rtcpeerconnection
-from aiortc.rtcdtlstransport import RTCDtlsTransport
-from aiortc.rtp import RtpPacket, unwrap_rtx, wrap_rtx
+from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtcicetransport import RTCIceTransport
+from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, unwrap_rtx, wrap_rtx
 
-from media.aiortc_seam import install_egress, install_ingress, receiver_decoder_started
+from media.aiortc_seam import (
+    FastIngress,
+    extension_ids,
+    install_egress,
+    install_ingress,
+    receiver_decoder_started,
+)
+from media.rtp_packets import ExtensionIds
 
 
 def params(func: Callable[..., Any]) -> list[str]:
@@ -71,6 +81,50 @@ def test_transport_hooks() -> None:
     )
 
 
+def test_fast_path_hooks() -> None:
+    """The forwarding fast path: ingress by ``_handle_rtp_data``, egress to the ICE socket."""
+    # Ingress: SRTP is unprotected, then _handle_rtp_data (replaced per server transport) runs.
+    assert params(RTCDtlsTransport._handle_rtp_data) == ["self", "data", "arrival_time_ms"]
+    recv_next = source(RTCDtlsTransport._recv_next)
+    assert "await self._handle_rtp_data(data, arrival_time_ms=arrival_time_ms)" in recv_next
+    # Ingress reads SRTP where aioice would queue it for the DTLS transport's receive task.
+    assert "self._queue.put_nowait((data, component))" in source(Connection.data_received)
+    assert "self.receiver.data_received(data, self.local_candidate.component)" in source(
+        StunProtocol.datagram_received
+    )
+    assert "self._rx_srtp: Session = None" in source(RTCDtlsTransport.__init__)
+    assert "data = self._rx_srtp.unprotect(data)" in recv_next
+    # The receive machinery we free is only used by the _handle_rtp_packet we replace.
+    receiver_source = inspect.getsource(RTCRtpReceiver)
+    used_where_replaced = source(RTCRtpReceiver.__init__) + source(
+        RTCRtpReceiver._handle_rtp_packet
+    )
+    for attribute in ("self.__jitter_buffer", "self.__nack_generator",
+                      "self.__remote_bitrate_estimator"):
+        assert receiver_source.count(attribute) == used_where_replaced.count(attribute) > 0
+    # Egress: what _send_rtp does, minus its three coroutine layers.
+    send_rtp = source(RTCDtlsTransport._send_rtp)
+    assert "if self._state != State.CONNECTED:" in send_rtp
+    assert "data = self._tx_srtp.protect(data)" in send_rtp
+    assert "await self.transport._send(data)" in send_rtp
+    assert State.CONNECTED.name == "CONNECTED"
+    ice_init = source(RTCIceTransport.__init__)
+    assert "self._connection = gatherer._connection" in ice_init
+    assert "self._send = self._connection.send" in ice_init
+    assert "await self.sendto(data, 1)" in source(Connection.send)
+    assert aioice.__version__ == "0.13.0"
+    assert "self._nominated: dict[int, CandidatePair] = {}" in source(Connection.__init__)
+    sendto = source(Connection.sendto)
+    assert "active_pair = self._nominated.get(component)" in sendto
+    assert "await active_pair.protocol.send_data(data, active_pair.remote_addr)" in sendto
+    assert "self.transport.sendto(data, addr)" in source(StunProtocol.send_data)
+    assert "self.protocol = protocol" in source(CandidatePair.__init__)
+    # The header-extension ids are read through the map's public set().
+    assert params(HeaderExtensionsMap.set) == ["self", "values"]
+    assert extension_ids(HeaderExtensionsMap()) == ExtensionIds()
+    assert {"mid", "audio_level", "abs_send_time"} <= set(vars(HeaderExtensions()))
+
+
 def test_peer_connection_call_sites() -> None:
     connect = source(RTCPeerConnection._RTCPeerConnection__connect)  # type: ignore[attr-defined]
     assert "await transceiver.sender.send(self.__localRtp(transceiver))" in connect
@@ -96,7 +150,7 @@ def test_rtp_helpers() -> None:
 
 @pytest.mark.parametrize("kind", ["audio", "video"])
 async def test_hooks_are_scoped_to_one_instance(kind: str) -> None:
-    pc = RTCPeerConnection()
+    pc, other_pc = RTCPeerConnection(), RTCPeerConnection()
     try:
         hooked, untouched = pc.addTransceiver(kind), pc.addTransceiver(kind)
 
@@ -117,5 +171,14 @@ async def test_hooks_are_scoped_to_one_instance(kind: str) -> None:
         assert "_handle_rtp_packet" not in vars(plain_receiver)
         assert hooked.sender._stream_id == "p1"
         assert not receiver_decoder_started(hooked.receiver)
+
+        # The fast ingress replaces _handle_rtp_data on the one transport it is given.
+        transport: Any = hooked.receiver.transport
+        other: Any = other_pc.addTransceiver(kind).receiver.transport
+        assert FastIngress.of(transport) is FastIngress.of(transport)
+        assert "_handle_rtp_data" in vars(transport)
+        assert "_handle_rtp_data" not in vars(other)
+        assert other._handle_rtp_data.__func__ is RTCDtlsTransport._handle_rtp_data
     finally:
         await pc.close()
+        await other_pc.close()

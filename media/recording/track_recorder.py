@@ -1,0 +1,199 @@
+"""The recorder of one published stream: just another ``PacketSink`` on it.
+
+``deliver`` only timestamps the packet and puts it on a bounded queue (O(1), never blocks
+the forwarding path); a worker thread assembles frames and writes segments. Failures (a full
+queue, a write or mux error) are reported as faults through ``RecorderEvents`` on the event
+loop; the recorder then drops what it cannot write and tries again at the next keyframe
+after ``RETRY_AFTER_S``, so a freed disk resumes the record by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from ..published_stream import ForwardedPacket
+from .folder import ClosedSegment, RecordingFolder
+from .frames import AudioFrames, EncodedFrame, VideoFrames
+from .segments import SegmentWriter
+
+log = logging.getLogger(__name__)
+
+QUEUE_PACKETS = 4096
+RETRY_AFTER_S = 2.0
+
+
+class RecordedStream(Protocol):
+    """What the recorder needs of a ``PublishedStream``."""
+
+    participant_id: str
+    kind: str
+
+    async def request_keyframe(self) -> bool:
+        """Ask the publisher for a keyframe (throttled by the stream)."""
+
+
+class RecorderEvents(Protocol):
+    """What the owner of recorders hears from them (always on the event loop)."""
+
+    def recorder_fault(self, recorder: TrackRecorder, reason: str) -> None:
+        """The recorder could not write; media is being lost until ``recorder_resumed``."""
+
+    def recorder_resumed(self, recorder: TrackRecorder) -> None:
+        """The recorder writes again after a fault."""
+
+    def segment_closed(self, recorder: TrackRecorder, segment: ClosedSegment) -> None:
+        """A segment was closed and entered in the chain."""
+
+
+_STOP = object()
+
+
+class TrackRecorder:
+    """Records one ``PublishedStream`` into segments; a ``PacketSink``."""
+
+    def __init__(
+        self,
+        stream: RecordedStream,
+        folder: RecordingFolder,
+        events: RecorderEvents,
+        *,
+        origin: float,
+        segment_s: float,
+        queue_packets: int = QUEUE_PACKETS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream
+        self.participant_id = stream.participant_id
+        self.kind = stream.kind
+        self.track = f"{stream.participant_id}-{stream.kind}"
+        self.last_arrival: float | None = None
+        self.segments = 0
+        self._events = events
+        self._clock = clock
+        self._loop = asyncio.get_running_loop()
+        self._queue: queue.Queue[tuple[float, ForwardedPacket] | object] = queue.Queue(
+            queue_packets
+        )
+        self._writer = SegmentWriter(
+            folder, stream.participant_id, stream.kind, segment_s=segment_s, origin=origin
+        )
+        self._fault: str | None = None
+        self._overflowing = False
+        self._closed = False
+        self._closing: asyncio.Future[None] | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"recorder-{self.track}", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def faulted(self) -> bool:
+        """Whether the recorder is currently losing media."""
+        return self._fault is not None or self._overflowing
+
+    # ---- PacketSink (event loop) ----------------------------------------------------------
+
+    async def deliver(self, packet: ForwardedPacket) -> None:
+        """Queue the packet for the worker; never waits."""
+        if self._closed:
+            return
+        now = self._clock()
+        self.last_arrival = now
+        try:
+            self._queue.put_nowait((now, packet))
+        except queue.Full:
+            if not self._overflowing:
+                self._overflowing = True
+                self._events.recorder_fault(self, "the recorder cannot keep up (queue full)")
+            return
+        if self._overflowing and self._queue.qsize() < self._queue.maxsize // 2:
+            self._overflowing = False
+            self._events.recorder_resumed(self)
+        if self._writer.want_keyframe:
+            await self.stream.request_keyframe()
+
+    async def deliver_sender_report(self, ntp_timestamp: int, rtp_timestamp: int) -> None:
+        """Not needed: tracks are aligned on arrival clocks."""
+
+    async def close(self) -> None:
+        """Write what is queued, close the open segment, stop the thread; idempotent."""
+        if self._closing is None:
+            self._closed = True
+            self._queue.put(_STOP)
+            self._closing = asyncio.ensure_future(asyncio.to_thread(self._thread.join))
+        await asyncio.shield(self._closing)
+
+    # ---- worker thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        assembler: AudioFrames | VideoFrames | None = None
+        retry_at = 0.0
+        dropped = 0
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            assert isinstance(item, tuple)
+            arrival, packet = item
+            if assembler is None:
+                try:
+                    self._writer.set_codec(packet.mime_type, packet.clock_rate)
+                except ValueError as error:
+                    self._report_fault(str(error))
+                    return
+                assembler = VideoFrames(packet.mime_type) if self.kind == "video" \
+                    else AudioFrames()
+            for frame in assembler.push(arrival, packet.rtp, packet.keyframe_start):
+                if self._fault is not None and (arrival < retry_at or not frame.keyframe):
+                    continue
+                retry_at = self._write(frame, arrival, retry_at)
+            if assembler.dropped != dropped:
+                dropped = assembler.dropped
+                self._writer.frame_lost()
+        self._finish()
+
+    def _write(self, frame: EncodedFrame, arrival: float, retry_at: float) -> float:
+        try:
+            closed = self._writer.write(frame)
+        except Exception as error:
+            self._writer.abandon()
+            self._report_fault(_describe(error))
+            return arrival + RETRY_AFTER_S
+        if self._fault is not None:
+            self._fault = None
+            self._loop.call_soon_threadsafe(self._events.recorder_resumed, self)
+        if closed is not None:
+            self._closed_segment(closed)
+        return retry_at
+
+    def _finish(self) -> None:
+        try:
+            closed = self._writer.close()
+        except Exception as error:
+            self._writer.abandon()
+            self._report_fault(_describe(error))
+            return
+        if closed is not None:
+            self._closed_segment(closed)
+
+    def _closed_segment(self, closed: ClosedSegment) -> None:
+        self.segments += 1
+        self._loop.call_soon_threadsafe(self._events.segment_closed, self, closed)
+
+    def _report_fault(self, reason: str) -> None:
+        log.warning("recorder %s: %s", self.track, reason)
+        if self._fault is None:
+            self._fault = reason
+            self._loop.call_soon_threadsafe(self._events.recorder_fault, self, reason)
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return f"write failed: {error.strerror}"
+    return f"write failed: {error}"

@@ -1,0 +1,71 @@
+"""The record on the participant page: the indicator, the host's switch, the recorder alert."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.fixtures.app_server import Api, LiveServer
+from tests.fixtures.browser import PageOpener
+from tests.fixtures.tiny_disk_server import TinyDiskServer
+
+pytestmark = pytest.mark.browser
+
+
+async def _enter(pages: PageOpener, url: str) -> Page:
+    page = await pages.open(url)
+    await expect(page.locator("#join")).to_be_visible(timeout=15_000)
+    await page.click("#join")
+    return page
+
+
+async def test_hosts_switch_the_record_and_everyone_sees_it(
+    live_server: LiveServer, pages: PageOpener
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        api = Api(http, live_server.admin_token, live_server.base_url)
+        hearing = await api.create_hearing(language="en")
+        judge = await _enter(pages, (await api.invite(hearing["id"], "judge"))["join_url"])
+        witness_link = await api.invite(hearing["id"], "witness")
+        witness = await _enter(pages, witness_link["join_url"])
+        entry = judge.locator(f'#lobby-list [data-participant-id="{witness_link["id"]}"]')
+        await entry.locator("[data-action=admit]").click(timeout=15_000)
+        await expect(witness.locator("#screen-hearing")).to_be_visible(timeout=15_000)
+
+        # A court hearing is on the record from the start, for everyone.
+        for page in (judge, witness):
+            await expect(page.locator("#record-indicator")).to_have_attribute("data-on", "true")
+        await expect(witness.locator("#btn-record")).to_be_hidden()
+
+        await judge.click("#btn-people")
+        await judge.click("#btn-record")
+        for page in (judge, witness):
+            await expect(page.locator("#record-indicator")).to_have_attribute(
+                "data-on", "false")
+            await expect(page.locator("#record-indicator")).to_have_text("Off the record")
+        await pages.screenshot(witness, "record-off-witness")
+        _, timeline = await api.call("GET", f"/api/hearings/{hearing['id']}/events")
+        assert any("record" in e["kind"] for e in timeline["events"] if e["actor"] != "admin")
+
+
+async def test_a_failing_recorder_alerts_the_judge_on_the_page(
+    live_server: LiveServer, pages: PageOpener
+) -> None:
+    await live_server.stop()
+    server = TinyDiskServer(live_server.data_dir, live_server.port, live_server.admin_token,
+                            live_server.log_path, dict(live_server.env))
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            api = Api(http, server.admin_token, server.base_url)
+            hearing = await api.create_hearing(language="ru")
+            judge = await _enter(pages, (await api.invite(hearing["id"], "judge"))["join_url"])
+            alert = judge.locator("#recorder-alert")
+            await expect(alert).to_be_visible(timeout=30_000)
+            await expect(alert).to_contain_text("Сбой записи")
+            # The hearing goes on: the page is still in the hearing.
+            await expect(judge.locator("#screen-hearing")).to_be_visible()
+            await pages.screenshot(judge, "record-fault-judge")
+    finally:
+        await server.stop()

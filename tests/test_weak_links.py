@@ -1,0 +1,139 @@
+"""Weak links: audio-only mode stops the video a participant receives, and only that."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+from aiortc import RTCPeerConnection
+from playwright.async_api import expect
+
+from server.state import STATE_KEY
+from tests.fixtures.aiortc_page import eventually
+from tests.fixtures.aiortc_participant import AiortcParticipant
+from tests.fixtures.app_server import Api, hearing_body
+from tests.fixtures.browser import PageOpener
+from tests.fixtures.page_rtc import RTC_INIT_SCRIPT, latest_pc_stats
+from tests.test_reconnection import _admitted, _entry, _events
+
+
+async def _received_packets(pc: RTCPeerConnection) -> dict[str, int]:
+    """RTP packets this page has received, per kind (its own receivers' statistics)."""
+    counts = {"audio": 0, "video": 0}
+    kinds = {t.receiver: t.kind for t in pc.getTransceivers()}
+    for receiver, kind in kinds.items():
+        for stats in (await receiver.getStats()).values():
+            if stats.type == "inbound-rtp":
+                counts[kind] += stats.packetsReceived
+    return counts
+
+
+async def test_audio_only_participant_receives_no_video(api: Api) -> None:
+    hearing = await api.create_hearing()
+    judge = await AiortcParticipant.join(api.http, api.url("/ws"),
+                                         await api.invite(hearing["id"], "judge"))
+    link = await api.invite(hearing["id"], "defendant")
+    villager = await _admitted(api, judge, link)
+    try:
+        await eventually(lambda: villager.media.frames_from(judge.participant_id, "video") > 10,
+                         what="the villager sees the judge")
+
+        await villager.signaling.send({"type": "receive_video", "enabled": False})
+        roster = await judge.signaling.expect(
+            "roster", lambda m: _entry(m, link["id"]).get("receive_video") is False)
+        assert _entry(roster, link["id"])["state"] == "admitted"
+        # Packets already on the wire may still land: measure from the next stable count.
+        samples: list[dict[str, int]] = []
+
+        async def video_stopped() -> bool:
+            samples.append(await _received_packets(villager.media.pc))
+            return (len(samples) >= 10
+                    and samples[-1]["video"] == samples[-10]["video"]
+                    and samples[-1]["audio"] > samples[-10]["audio"] + 10)
+
+        await _poll(video_stopped, "no video packets for 0.5 s while audio flows")
+        before = samples[-1]
+        heard = villager.media.frames_from(judge.participant_id, "audio")
+        await eventually(lambda: villager.media.frames_from(judge.participant_id, "audio")
+                         > heard + 50, what="a second more of the judge's voice")
+        after = await _received_packets(villager.media.pc)
+        assert after["video"] == before["video"], "a video packet reached an audio-only page"
+        assert after["audio"] > before["audio"]
+        # The judge still sees the villager: audio-only is about what the villager receives.
+        seen = judge.media.frames_from(link["id"], "video")
+        await eventually(lambda: judge.media.frames_from(link["id"], "video") > seen + 10,
+                         what="the judge still sees the villager")
+
+        await villager.signaling.send({"type": "receive_video", "enabled": True})
+        await _video_resumes(villager, before["video"])
+        kinds = [e["kind"] for e in await _events(api, hearing["id"]) if e["actor"] == link["id"]]
+        assert "audio_only" in kinds and "video_resumed" in kinds
+    finally:
+        await villager.close()
+        await judge.close()
+
+
+async def _video_resumes(page: AiortcParticipant, video_before: int) -> None:
+    """Video packets arrive again (from a keyframe) once the page asks for video."""
+
+    async def resumed() -> bool:
+        return (await _received_packets(page.media.pc))["video"] > video_before + 20
+
+    await _poll(resumed, "video packets again after receive_video true")
+
+
+async def _poll(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {what}")
+        await asyncio.sleep(0.05)
+
+
+def _video_bytes_in(api: Api, hearing_id: str, participant_id: str) -> int:
+    """Bytes of the participant's camera that reached the server so far."""
+    room = api.http.app[STATE_KEY].rooms.get(hearing_id)  # type: ignore[union-attr]
+    assert room is not None and room.media is not None
+    return sum(c.bytes for c in room.media.metrics().streams
+               if c.participant_id == participant_id and c.kind == "video"
+               and c.direction == "in")
+
+
+@pytest.mark.browser
+async def test_publishers_video_bitrate_is_capped_per_hearing(
+    api: Api, pages: PageOpener
+) -> None:
+    status, body = await api.call("POST", "/api/hearings",
+                                  json=hearing_body(max_video_kbps=10))
+    assert status == 400 and body["details"]["field"] == "max_video_kbps", body
+    cap_kbps = 80  # below what the fake camera sends uncapped here (~160 kbit/s)
+    hearing = await api.create_hearing(max_video_kbps=cap_kbps, language="en")
+    assert hearing["max_video_kbps"] == cap_kbps
+    judge = await api.invite(hearing["id"], "judge", "Judge")
+    page = await pages.open(f"{api.base_url}/join#{judge['token']}", phone=False)
+    await page.context.add_init_script(RTC_INIT_SCRIPT)
+    await page.reload()
+    await page.click("#join")
+    await expect(page.locator("#screen-hearing")).to_be_visible(timeout=15_000)
+    # Let the encoder ramp up to whatever it would send, then measure 5 s of it.
+    start = time.monotonic()
+
+    async def ramped() -> bool:
+        return time.monotonic() - start > 3 and _video_bytes_in(api, hearing["id"],
+                                                                 judge["id"]) > 0
+
+    await _poll(ramped, "the judge's camera reaches the server")
+    bytes_before, t0 = _video_bytes_in(api, hearing["id"], judge["id"]), time.monotonic()
+
+    async def five_seconds() -> bool:
+        return time.monotonic() - t0 >= 5
+
+    await _poll(five_seconds, "five seconds of video")
+    kbps = (_video_bytes_in(api, hearing["id"], judge["id"]) - bytes_before) * 8 / 1000 / (
+        time.monotonic() - t0)
+    stats = await latest_pc_stats(page)
+    assert stats is not None and stats["state"] == "connected"
+    # RTP headers ride on top of the encoder's target: allow them 15%.
+    assert 10 < kbps < cap_kbps * 1.15, f"camera sent {kbps:.0f} kbit/s, cap {cap_kbps}"

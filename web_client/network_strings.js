@@ -1,0 +1,55 @@
+// Strings for weak links, reconnection and network quality (kk/ru/en), including the
+// timeline's event names; imported by the participant page and the clerk's pages.
+
+import { addStrings } from "./i18n.js";
+
+addStrings({
+  kk: {
+    "ctrl.audioOnly": "Тек дыбыс",
+    "hearing.audioOnly.on": "Тек дыбыс: бейне алынбайды",
+    "hearing.audioOnly.off": "Бейнені қайта қосу",
+    "hearing.audioOnly.auto": "Байланыс әлсіз: тек дыбыс режимі қосылды",
+    "hearing.reconnecting": "қайта қосылуда…",
+    "quality.good": "Байланыс жақсы",
+    "quality.fair": "Байланыс орташа",
+    "quality.poor": "Байланыс нашар",
+    "event.disconnected": "Байланыс үзілді",
+    "event.reconnected": "Қайта қосылды",
+    "event.seat_lost": "Орны жоғалды",
+    "event.audio_only": "Тек дыбыс режимі",
+    "event.video_resumed": "Бейне қайта қосылды",
+    "event.network_quality": "Байланыс сапасы",
+  },
+  ru: {
+    "ctrl.audioOnly": "Только звук",
+    "hearing.audioOnly.on": "Только звук: видео не принимается",
+    "hearing.audioOnly.off": "Снова принимать видео",
+    "hearing.audioOnly.auto": "Слабая связь: включён режим «только звук»",
+    "hearing.reconnecting": "переподключается…",
+    "quality.good": "Связь хорошая",
+    "quality.fair": "Связь средняя",
+    "quality.poor": "Связь плохая",
+    "event.disconnected": "Связь прервалась",
+    "event.reconnected": "Переподключился",
+    "event.seat_lost": "Место потеряно",
+    "event.audio_only": "Режим «только звук»",
+    "event.video_resumed": "Видео снова включено",
+    "event.network_quality": "Качество связи",
+  },
+  en: {
+    "ctrl.audioOnly": "Audio only",
+    "hearing.audioOnly.on": "Audio only: video is not received",
+    "hearing.audioOnly.off": "Receive video again",
+    "hearing.audioOnly.auto": "Weak connection: switched to audio only",
+    "hearing.reconnecting": "reconnecting…",
+    "quality.good": "Good connection",
+    "quality.fair": "Fair connection",
+    "quality.poor": "Poor connection",
+    "event.disconnected": "Connection lost",
+    "event.reconnected": "Reconnected",
+    "event.seat_lost": "Seat lost",
+    "event.audio_only": "Audio only",
+    "event.video_resumed": "Video resumed",
+    "event.network_quality": "Network quality",
+  },
+});
