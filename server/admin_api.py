@@ -11,7 +11,6 @@ import segno
 from aiohttp import web
 
 from signaling.errors import Conflict, InvalidRequest, NotFound
-from signaling.hearing_room import HearingState
 from signaling.model import (
     DEFAULT_MAX_VIDEO_KBPS,
     Hearing,
@@ -23,6 +22,7 @@ from signaling.model import (
     new_id,
     utc_now,
 )
+from signaling.room_member import HearingState
 
 from .request_body import (
     check_fields,

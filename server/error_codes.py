@@ -20,7 +20,7 @@ from signaling.errors import (
     SlowClient,
     TooEarly,
 )
-from signaling.hearing_room import Replaced
+from signaling.room_member import Replaced
 
 # Most specific first: the first class an error is an instance of decides.
 _TABLE: tuple[tuple[type[QashyqError], int, int], ...] = (

@@ -32,8 +32,8 @@ from signaling.errors import (
     TooEarly,
     WrongCredentialKind,
 )
-from signaling.hearing_room import HearingState
 from signaling.model import Hearing, Participant, new_id, utc_now
+from signaling.room_member import HearingState
 from signaling.station import Station, station_id_of_code, station_id_of_credential
 
 from .admin_api import _public_base, _qr_svg

@@ -13,9 +13,10 @@ import jwt
 from .audit import AuditTrail
 from .errors import HearingEnded, LinkInvalid, LinkRevoked, NotFound, StationRevoked, TooEarly
 from .hearing_recording import HearingRecording
-from .hearing_room import HearingRoom, MediaPlane, RoomMember
+from .hearing_room import HearingRoom
 from .links import LinkSigner
 from .model import Hearing, Participant, utc_now
+from .room_member import MediaPlane, RoomMember
 from .store import HearingStore
 
 

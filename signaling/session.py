@@ -21,10 +21,11 @@ from .errors import (
     QashyqError,
     SlowClient,
 )
-from .hearing_room import HearingRoom, Seat
+from .hearing_room import HearingRoom
 from .hearing_rooms import HearingRooms
 from .model import Participant
 from .protocol import PROTOCOL_VERSION, ClientMessage, parse_client_message
+from .room_member import Seat
 
 log = logging.getLogger(__name__)
 
