@@ -22,7 +22,6 @@ from signaling.model import (
     new_id,
     utc_now,
 )
-from signaling.room_member import HearingState
 
 from .request_body import (
     check_fields,
@@ -50,13 +49,6 @@ def _enum_field(
     except ValueError:
         allowed = ", ".join(e.value for e in enum)
         raise InvalidRequest(f"{name} must be one of: {allowed}", code=code, field=name) from None
-
-
-def _hearing_state(state: AppState, hearing: Hearing) -> HearingState:
-    if hearing.ended_at is not None:
-        return HearingState.ENDED
-    room = state.rooms.get(hearing.id)
-    return room.state if room is not None else HearingState.SCHEDULED
 
 
 async def _hearing_or_404(state: AppState, hearing_id: str) -> Hearing:
@@ -116,7 +108,7 @@ async def create_hearing(request: web.Request) -> web.Response:
 
 def _hearing_json(state: AppState, hearing: Hearing) -> dict[str, Any]:
     body = hearing.to_json()
-    body["state"] = _hearing_state(state, hearing).value
+    body["state"] = state.rooms.state_of(hearing).value
     room = state.rooms.get(hearing.id)
     body["connected"] = len(room.connected_ids()) if room else 0
     body["lobby"] = len(room.lobby_ids()) if room else 0

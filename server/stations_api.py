@@ -32,7 +32,7 @@ from signaling.errors import (
     TooEarly,
     WrongCredentialKind,
 )
-from signaling.model import Hearing, Participant, new_id, utc_now
+from signaling.model import Participant, new_id, utc_now
 from signaling.room_member import HearingState
 from signaling.station import Station, station_id_of_code, station_id_of_credential
 
@@ -249,13 +249,6 @@ def _station_summary(station: Station) -> dict[str, Any]:
     return {"id": station.id, "name": station.name, "facility": station.facility}
 
 
-def _state_of(state: AppState, hearing: Hearing) -> HearingState:
-    if hearing.ended_at is not None:
-        return HearingState.ENDED
-    room = state.rooms.get(hearing.id)
-    return room.state if room is not None else HearingState.SCHEDULED
-
-
 def _assigned(participants: list[Participant], station_id: str) -> list[Participant]:
     return [p for p in participants if p.station_id == station_id and not p.revoked]
 
@@ -282,15 +275,9 @@ async def station_hearings(request: web.Request) -> web.Response:
         if not mine:
             continue
         listed.append({
-            "id": hearing.id,
-            "case_number": hearing.case_number,
-            "title": hearing.title,
-            "kind": hearing.kind.value,
-            "language": hearing.language.value,
-            "starts_at": hearing.starts_at.isoformat(),
-            "ends_at": hearing.ends_at.isoformat(),
+            **hearing.summary_json(),
             "opens_at": (hearing.starts_at - policy.opens_before_start).isoformat(),
-            "state": _state_of(state, hearing).value,
+            "state": state.rooms.state_of(hearing).value,
             "participant": {
                 "id": mine[0].id,
                 "display_name": mine[0].display_name,
@@ -320,7 +307,7 @@ async def station_join(request: web.Request) -> web.Response:
         mine = [p for p in mine if p.id == wanted]
     if not mine:
         raise Forbidden("no participant of this hearing joins from this workstation")
-    if _state_of(state, hearing) is HearingState.ENDED:
+    if state.rooms.state_of(hearing) is HearingState.ENDED:
         raise HearingEnded("the hearing has ended")
     now = utc_now()
     opens = hearing.starts_at - state.rooms.links.policy.opens_before_start

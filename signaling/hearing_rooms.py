@@ -16,7 +16,7 @@ from .hearing_recording import HearingRecording
 from .hearing_room import HearingRoom
 from .links import LinkSigner
 from .model import Hearing, Participant, utc_now
-from .room_member import MediaPlane, RoomMember
+from .room_member import HearingState, MediaPlane, RoomMember
 from .store import HearingStore
 
 
@@ -60,6 +60,13 @@ class HearingRooms:
     def get(self, hearing_id: str) -> HearingRoom | None:
         """The live room, if anyone has joined the hearing on this node."""
         return self._rooms.get(hearing_id)
+
+    def state_of(self, hearing: Hearing) -> HearingState:
+        """Scheduled, open or ended: the stored end wins, then this node's live room."""
+        if hearing.ended_at is not None:
+            return HearingState.ENDED
+        room = self._rooms.get(hearing.id)
+        return room.state if room is not None else HearingState.SCHEDULED
 
     def live_rooms(self) -> list[HearingRoom]:
         """Every room on this node."""

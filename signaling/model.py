@@ -162,6 +162,18 @@ class Hearing:
         """This hearing, ended at ``at``."""
         return dataclasses.replace(self, ended_at=at)
 
+    def summary_json(self) -> dict[str, Any]:
+        """What a participant's page or a station is told about the hearing."""
+        return {
+            "id": self.id,
+            "case_number": self.case_number,
+            "title": self.title,
+            "kind": self.kind.value,
+            "language": self.language.value,
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat(),
+        }
+
     def to_json(self) -> dict[str, Any]:
         """The public JSON form used by the API and the stores."""
         return {
