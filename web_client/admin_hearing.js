@@ -3,19 +3,10 @@
 // selected link is not wiped every few seconds.
 
 import { ApiError, errorText } from "./admin_api.js";
-import { h } from "./dom.js";
+import { h, svgDataUrl } from "./dom.js";
 import { eventName, formatDateTime, formatTime, ROLE_NAMES, roleName, t } from "./i18n.js";
 
 const HOSTS = new Set(["judge", "mediator", "clerk"]);
-
-function svgDataUrl(svg) {
-  const bytes = new TextEncoder().encode(svg);
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return `data:image/svg+xml;base64,${btoa(binary)}`;
-}
 
 export class HearingDetail {
   constructor(api, id, container, { onChanged, onAuthFailure, stations }) {

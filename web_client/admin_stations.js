@@ -2,18 +2,9 @@
 // enrolment link with a QR code, list workstations with their status, re-issue a link, revoke.
 
 import { ApiError, errorText } from "./admin_api.js";
-import { h } from "./dom.js";
+import { h, svgDataUrl } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
 import "./station_strings.js";
-
-function svgDataUrl(svg) {
-  const bytes = new TextEncoder().encode(svg);
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return `data:image/svg+xml;base64,${btoa(binary)}`;
-}
 
 export class StationsPanel {
   constructor(api, container, { onAuthFailure, onChanged }) {

@@ -53,3 +53,13 @@ export function toast(text, ms = 4000) {
   box.append(item);
   setTimeout(() => item.remove(), ms);
 }
+
+/** An SVG document (a QR code from the API) as a data: URL for an <img> under the CSP. */
+export function svgDataUrl(svg) {
+  const bytes = new TextEncoder().encode(svg);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return `data:image/svg+xml;base64,${btoa(binary)}`;
+}
