@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .fastpath import ArrivalClock, install_kernel_timestamps
 from .janus_driver import JanusSystem
 from .media_files import load_media
 from .proc_stats import pin_self
@@ -23,7 +24,9 @@ from .report import build_results, chart, table, write_json
 from .runner import LoadParams, System, measure
 
 LOAD_CORE, SERVER_CORE = 0, 1
-_SYSTEMS = {"qashyq": QashyqSystem, "janus": JanusSystem}
+_SYSTEMS: dict[str, type[QashyqSystem] | type[JanusSystem]] = {
+    "qashyq": QashyqSystem, "janus": JanusSystem,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,29 +43,48 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--systems", default="qashyq,janus",
                      help="comma-separated subset of qashyq,janus")
     run.add_argument("--cache", type=Path, help="pre-encoded media cache (default DIR/cache)")
+    run.add_argument("--target-cpu", type=float,
+                     help="after the fixed steps, add hearings until the server uses this much "
+                          "of its core, %% (default 70; 0: no ramp)")
+    run.add_argument("--ramp-hearings", type=int, help="hearings added per ramp step")
+    run.add_argument("--retries", type=int,
+                     help="extra windows per step while other processes disturb it "
+                          "(default 2; --quick 1)")
     return parser
 
 
 def _params(args: argparse.Namespace) -> LoadParams:
     quick = args.quick
     return LoadParams(
-        hearings=args.hearings or 4,
+        # Steps of 2, 4 and 8 hearings: the last adds 20 participants at once (join figures).
+        hearings=args.hearings or 8,
         participants=args.participants or 5,
         duration_s=args.duration or (6.0 if quick else 20.0),
         bitrate=args.bitrate or 500_000,
+        # --quick skips the ramp to 70% CPU (it needs ~100 more joins): ask with --target-cpu.
+        target_cpu_pct=args.target_cpu if args.target_cpu is not None else (0 if quick else 70),
+        ramp_hearings=args.ramp_hearings or 4,
+        retries=args.retries if args.retries is not None else (1 if quick else 2),
     )
 
 
 async def _run_system(
-    system: System, params: LoadParams, media: dict[str, Any]
+    system: System, params: LoadParams, media: dict[str, Any], arrivals: ArrivalClock
 ) -> dict[str, Any]:
-    levels = params.levels()
+    steps = len(params.levels())
+    hearings = params.hearings
+    if params.target_cpu_pct:
+        ramp = max(0, params.max_hearings - params.hearings) // params.ramp_hearings
+        steps += ramp
+        hearings += ramp * params.ramp_hearings
     # Hard stop: joins, warm-ups and windows of every step, with generous slack.
-    limit = 60 + len(levels) * (params.duration_s + 30) + params.hearings * params.participants
+    limit = (60 + steps * ((1 + params.retries) * params.duration_s + 30)
+             + hearings * params.participants)
     try:
         async with asyncio.timeout(limit):
             await system.start()
-            return await measure(system, params, media)
+            return await measure(system, params, media, arrivals=arrivals,
+                                 cores=(LOAD_CORE, SERVER_CORE))
     finally:
         await system.close()
 
@@ -80,11 +102,15 @@ async def _run(args: argparse.Namespace) -> int:
     media = {"video": load_media(cache, "video", params.bitrate),
              "audio": load_media(cache, "audio", params.audio_bitrate)}
     pinned = pin_self(LOAD_CORE)
+    # Before any peer connection opens a socket: arrival times come from the kernel.
+    arrivals = ArrivalClock()
+    install_kernel_timestamps(arrivals)
     figures: dict[str, dict[str, Any]] = {}
     for name in names:
         started = time.monotonic()
         print(f"bench: {name}: running ...", file=sys.stderr, flush=True)
-        figures[name] = await _run_system(_SYSTEMS[name](out, SERVER_CORE), params, media)
+        system: System = _SYSTEMS[name](out, SERVER_CORE)
+        figures[name] = await _run_system(system, params, media, arrivals)
         print(f"bench: {name}: done in {time.monotonic() - started:.0f} s", file=sys.stderr,
               flush=True)
     run_params = {**dataclasses.asdict(params), "pinned": pinned,

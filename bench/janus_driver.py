@@ -153,6 +153,7 @@ class JanusParticipant:
         self._stats = stats
         self.publisher = LoadPeer(name, stats, media)
         self.subscriber = LoadPeer(name, stats, media)
+        stats.participant(name)  # known to the harness at once: it waits for this join
         self._session: JanusSession | None = None
         self._subscribed: set[int] = set()
         self._sub_handle = 0

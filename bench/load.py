@@ -1,87 +1,32 @@
-"""The synthetic load's media: pre-encoded senders and counting receivers on aiortc peers.
+"""The synthetic load's media: light publishers and counting subscribers on aiortc peers.
 
-Publishers hand aiortc ``av.Packet`` objects (its own path for pre-encoded media: the sender's
-encoder only packetizes them) and note, per publisher, a hash of every RTP payload with its send
-time. Subscribers replace their receivers' packet handler on the instance: they count packets
-and bytes, look the payload's hash up to measure ingress -> egress latency, and never feed a
-jitter buffer or decoder. Both SFUs forward payloads unchanged, so the hash is SSRC-, sequence-
-and timestamp-independent.
+Publishers send pre-packetized VP8 and Opus (``fastpath.LightPublisher``) and note, per
+publisher, each payload's send time by its hash. Subscribers count packets and bytes, look the
+payload's hash up to measure ingress -> egress latency against the kernel's receive time, and
+never feed a jitter buffer or decoder (``fastpath.LoadIngress``). Both SFUs forward payloads
+unchanged, so the hash is SSRC-, sequence- and timestamp-independent.
 """
 
 from __future__ import annotations
 
-import asyncio
-import fractions
 import time
 from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
-import av
-from aiortc import MediaStreamTrack, RTCRtpReceiver, RTCRtpSender
-from aiortc.mediastreams import MediaStreamError
+from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.rtp import RtpPacket
 
+from .fastpath import (
+    ArrivalClock,
+    Frame,
+    LightPublisher,
+    LoadIngress,
+    StreamCounter,
+    install_receive_hooks,
+    packetize,
+)
 from .media_files import EncodedMedia
-
-_CLOCK = {"audio": 48000, "video": 90000}
-
-
-class PreEncodedTrack(MediaStreamTrack):
-    """Loops pre-encoded frames in real time; a keyframe request restarts the loop."""
-
-    def __init__(self, media: EncodedMedia) -> None:
-        super().__init__()
-        self.kind = media.kind
-        self._media = media
-        self._index = 0
-        self._count = 0
-        self._start: float | None = None
-        self._ticks = round(media.interval_s * _CLOCK[media.kind])
-        self._time_base = fractions.Fraction(1, _CLOCK[media.kind])
-
-    def request_keyframe(self) -> None:
-        """Send the loop's first frame (a keyframe) next: the SFU asked by PLI/FIR."""
-        if self.kind == "video":
-            self._index = 0
-
-    async def recv(self) -> av.Packet:
-        """The next frame as an ``av.Packet``, paced at the stream's frame interval."""
-        if self.readyState != "live":
-            raise MediaStreamError
-        loop = asyncio.get_running_loop()
-        if self._start is None:
-            self._start = loop.time()
-        due = self._start + self._count * self._media.interval_s
-        delay = due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        packet = av.Packet(self._media.frames[self._index])
-        packet.pts = self._count * self._ticks
-        packet.time_base = self._time_base
-        self._index = (self._index + 1) % len(self._media.frames)
-        self._count += 1
-        return packet
-
-
-def install_publisher(
-    sender: RTCRtpSender, track: PreEncodedTrack, ledger: dict[int, float]
-) -> None:
-    """Make ``sender`` note each payload's send time in ``ledger`` and honour PLI/FIR."""
-    original = sender._next_encoded_frame
-
-    async def next_encoded_frame(codec: Any) -> Any:
-        frame = await original(codec)
-        if frame is not None:
-            now = time.monotonic()
-            for payload in frame.payloads:
-                ledger[hash(payload)] = now
-        return frame
-
-    hooked: Any = sender
-    hooked._next_encoded_frame = next_encoded_frame
-    # aiortc only forces keyframes on its own encoders; ours restarts the pre-encoded loop.
-    hooked._send_keyframe = track.request_keyframe
 
 
 def vp8_keyframe_start(payload: bytes) -> bool:
@@ -105,38 +50,16 @@ def vp8_keyframe_start(payload: bytes) -> bool:
 
 
 @dataclass
-class StreamCounter:
-    """Packets one subscriber receives on one stream from one publisher."""
-
-    publisher: str
-    kind: str
-    packets: int = 0
-    bytes: int = 0
-    first_seq: int | None = None
-    highest_seq: int = 0  # extended (unwrapped) sequence number
-
-    def note_seq(self, seq: int) -> None:
-        """Track the extended sequence number range, for loss."""
-        if self.first_seq is None:
-            self.first_seq = self.highest_seq = seq
-            return
-        last = self.highest_seq & 0xFFFF
-        delta = (seq - last) & 0xFFFF
-        if delta < 0x8000:
-            self.highest_seq += delta
-
-    @property
-    def expected(self) -> int:
-        """Packets the subscriber should have had since its first one."""
-        return 0 if self.first_seq is None else self.highest_seq - self.first_seq + 1
-
-
-@dataclass
 class ParticipantStats:
     """One participant's join milestones and received streams."""
 
     name: str
     signaling_start: float | None = None
+    # Where a join's time goes: the first offer (after lobby and admission), our answer sent,
+    # the peer connection connected (ICE + DTLS), then the first packet and keyframe.
+    first_offer: float | None = None
+    answered: float | None = None
+    connected: float | None = None
     first_packet: float | None = None
     first_keyframe: float | None = None
     streams: list[StreamCounter] = field(default_factory=list)
@@ -151,6 +74,16 @@ class LoadStats:
     latencies_ms: array[float] = field(default_factory=lambda: array("d"))
     unmatched: int = 0
     recording: bool = False
+    arrivals: ArrivalClock = field(default_factory=ArrivalClock)
+    frames: dict[str, tuple[Frame, ...]] = field(default_factory=dict)
+    intervals: dict[str, float] = field(default_factory=dict)
+
+    def use_media(self, media: dict[str, EncodedMedia]) -> None:
+        """Packetize the looped media once, for every publisher."""
+        for kind, encoded in media.items():
+            if kind not in self.frames:
+                self.frames[kind] = packetize(encoded)
+                self.intervals[kind] = encoded.interval_s
 
     def ledger(self, publisher: str, kind: str) -> dict[int, float]:
         """The send-time table of one publisher's stream."""
@@ -171,6 +104,12 @@ class LoadStats:
         return packets, size, expected
 
 
+def install_publisher(sender: RTCRtpSender, kind: str, stats: LoadStats, publisher: str) -> None:
+    """Make ``sender`` send ``publisher``'s looped ``kind`` the light way (``LightPublisher``)."""
+    LightPublisher(sender, stats.frames[kind], kind, stats.ledger(publisher, kind),
+                   stats.intervals[kind])
+
+
 def install_counter(
     receiver: RTCRtpReceiver, stats: LoadStats, subscriber: str, publisher: str, kind: str
 ) -> None:
@@ -182,49 +121,41 @@ def install_counter(
     counter = StreamCounter(publisher, kind)
     participant.streams.append(counter)
     ledger = stats.ledger(publisher, kind)
-    hooked: Any = receiver
-    if not getattr(hooked, "_bench_registered", None):
-        registered: list[Any] = []
+    arrivals = stats.arrivals
+    video = kind == "video"
 
-        # Register with the DTLS transport's router only: no decoder thread per receiver.
-        async def receive(parameters: Any) -> None:
-            if not registered:
-                hooked.transport._register_rtp_receiver(receiver, parameters)
-                registered.append(hooked.transport)
-
-        async def stop() -> None:
-            while registered:
-                registered.pop()._unregister_rtp_receiver(receiver)
-
-        async def ignore_rtcp(packet: Any) -> None:
-            return None
-
-        hooked.receive = receive
-        hooked.stop = stop
-        hooked._handle_rtcp_packet = ignore_rtcp
-        hooked._bench_registered = registered
-
-    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
-        now = time.monotonic()
-        payload = packet.payload
+    def count(payload: bytes, seq: int, arrival: float) -> None:
         if not payload:
             return  # padding-only probes carry no media
         counter.packets += 1
         counter.bytes += len(payload)
-        counter.note_seq(packet.sequence_number)
-        if participant.first_packet is None:
-            participant.first_packet = now
-        if (
-            participant.first_keyframe is None
-            and kind == "video"
-            and vp8_keyframe_start(payload)
-        ):
-            participant.first_keyframe = now
+        counter.note_seq(seq)
+        if participant.first_keyframe is None:
+            # Milestones on the kernel's clock too: when it arrived, not when we got to it.
+            arrived = time.monotonic() - max(0.0, time.time() - arrival)
+            if participant.first_packet is None:
+                participant.first_packet = arrived
+            if video and vp8_keyframe_start(payload):
+                participant.first_keyframe = arrived
         if stats.recording:
             sent = ledger.get(hash(payload))
             if sent is None:
                 stats.unmatched += 1
             else:
-                stats.latencies_ms.append((now - sent) * 1000.0)
+                stats.latencies_ms.append((arrival - sent) * 1000.0)
+
+    def on_ssrc(transport: Any, ssrc: int) -> None:
+        LoadIngress.of(transport, arrivals).add(ssrc, count)
+
+    install_receive_hooks(receiver, on_ssrc)
+    hooked: Any = receiver
+    hooked._bench_on_ssrc = on_ssrc
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        # An SSRC the SDP did not announce, routed by aiortc: count it the fast way from now on.
+        transport = hooked.transport
+        if transport is not None:
+            on_ssrc(transport, packet.ssrc)
+        count(packet.payload, packet.sequence_number, arrivals.arrival or time.time())
 
     hooked._handle_rtp_packet = handle_rtp_packet

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
-from .load import LoadStats, PreEncodedTrack, install_counter, install_publisher
+from .load import LoadStats, install_counter, install_publisher
 from .media_files import EncodedMedia
 
 
@@ -19,7 +19,7 @@ class LoadPeer:
         self.stats = stats
         # aiortc's balanced policy stops a second same-kind m-line's transport under BUNDLE.
         self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-        self.tracks = {kind: PreEncodedTrack(m) for kind, m in media.items()}
+        stats.use_media(media)
         self._sources: dict[int, tuple[str, str]] = {}
         self._publishing: set[str] = set()
 
@@ -28,21 +28,17 @@ class LoadPeer:
         if kind in self._publishing:
             return
         self._publishing.add(kind)
-        track = self.tracks[kind]
-        transceiver.sender.replaceTrack(track)
         transceiver.direction = "sendonly"
-        install_publisher(transceiver.sender, track, self.stats.ledger(self.name, kind))
+        install_publisher(transceiver.sender, kind, self.stats, self.name)
 
     def add_publishing_transceivers(self) -> None:
         """As an offerer (Janus publisher): one sendonly m-line per kind, audio first."""
         for kind in ("audio", "video"):
             if kind in self._publishing:
                 continue
-            transceiver = self.pc.addTransceiver(self.tracks[kind], direction="sendonly")
+            transceiver = self.pc.addTransceiver(kind, direction="sendonly")
             self._publishing.add(kind)
-            install_publisher(
-                transceiver.sender, self.tracks[kind], self.stats.ledger(self.name, kind)
-            )
+            install_publisher(transceiver.sender, kind, self.stats, self.name)
 
     def subscribe_on(self, transceiver: RTCRtpTransceiver, publisher: str, kind: str) -> None:
         """Count ``publisher``'s ``kind`` arriving on ``transceiver`` (re-hooked if it moved)."""
@@ -67,7 +63,5 @@ class LoadPeer:
         return self.pc.localDescription.sdp
 
     async def close(self) -> None:
-        """Close the peer connection and stop the tracks; idempotent."""
-        for track in self.tracks.values():
-            track.stop()
+        """Close the peer connection; idempotent."""
         await self.pc.close()

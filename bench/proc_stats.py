@@ -16,6 +16,7 @@ class ProcSample:
 
     cpu_s: float
     rss_bytes: int
+    sys_s: float = 0.0  # of cpu_s, in the kernel (syscalls, loopback delivery)
 
 
 def _children(pid: int) -> list[int]:
@@ -30,7 +31,8 @@ def _children(pid: int) -> list[int]:
 
 def _tree(pid: int) -> list[int]:
     # Bounded: a process tree of the server is a handful of processes at most.
-    pids, pending = [], [pid]
+    pids: list[int] = []
+    pending = [pid]
     while pending and len(pids) < 256:
         current = pending.pop()
         pids.append(current)
@@ -38,12 +40,13 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
-def _cpu_s(pid: int) -> float:
+def _cpu_s(pid: int) -> tuple[float, float]:
     # Field 2 (comm) may contain spaces: split after its closing parenthesis.
     stat = (_PROC / str(pid) / "stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return (utime + stime) / tick, stime / tick
 
 
 def _rss_bytes(pid: int) -> int:
@@ -55,15 +58,17 @@ def _rss_bytes(pid: int) -> int:
 
 def sample(pid: int) -> ProcSample:
     """CPU seconds and RSS summed over ``pid`` and its descendants."""
-    cpu = 0.0
+    cpu = system = 0.0
     rss = 0
     for member in _tree(pid):
         try:
-            cpu += _cpu_s(member)
+            total, kernel = _cpu_s(member)
             rss += _rss_bytes(member)
         except (OSError, ValueError):
             continue  # a child exited between listing and reading
-    return ProcSample(cpu, rss)
+        cpu += total
+        system += kernel
+    return ProcSample(cpu, rss, system)
 
 
 def pin_command(command: list[str], core: int) -> list[str]:

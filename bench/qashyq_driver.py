@@ -44,6 +44,7 @@ class QashyqParticipant:
         self._stats = stats
         self._judge = judge
         self.peer = LoadPeer(name, stats, media)
+        stats.participant(name)  # known to the harness at once: it waits for this join
         self._admitted: set[str] = set()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
 
@@ -84,6 +85,15 @@ class QashyqParticipant:
     async def _answer(
         self, ws: aiohttp.ClientWebSocketResponse, sdp: str, streams: dict[str, dict[str, str]]
     ) -> None:
+        milestones = self._stats.participant(self.name)
+        if milestones.first_offer is None:
+            milestones.first_offer = time.monotonic()
+
+            @self.peer.pc.on("connectionstatechange")
+            def on_state() -> None:
+                if self.peer.pc.connectionState == "connected" and milestones.connected is None:
+                    milestones.connected = time.monotonic()
+
         await self.peer.set_remote(sdp, "offer")
         for transceiver in self.peer.pc.getTransceivers():
             info = streams.get(transceiver.mid or "")
@@ -95,6 +105,8 @@ class QashyqParticipant:
                 publisher = self._names.get(info["participant_id"], info["participant_id"])
                 self.peer.subscribe_on(transceiver, publisher, info["kind"])
         await ws.send_json({"type": "answer", "sdp": await self.peer.answer()})
+        if milestones.answered is None:
+            milestones.answered = time.monotonic()
 
     async def close(self) -> None:
         """Close the socket and the peer connection."""
@@ -146,8 +158,11 @@ class QashyqSystem:
         self._process = await start_process(
             command, cwd=REPO, env=self._env(), log=self._work_dir / "qashyq.log"
         )
+        # No pool limit: every participant holds a websocket on this session, and aiohttp's
+        # default of 100 connections would make the next admin request wait forever.
         self._http = aiohttp.ClientSession(
-            headers={"Authorization": f"Bearer {self._admin_token}"}
+            headers={"Authorization": f"Bearer {self._admin_token}"},
+            connector=aiohttp.TCPConnector(limit=0),
         )
         await wait_http(self._http, f"{self._base}/healthz", self._process, timeout=30)
 

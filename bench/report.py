@@ -19,9 +19,13 @@ FIGURES = (
     ("join_p95_ms", "join -> first packet p95, ms"),
     ("join_keyframe_p95_ms", "join -> first keyframe p95, ms"),
     ("loss_pct", "loss, %"),
+    ("rss_mb_per_participant", "RSS per participant, MB"),
+    ("server_sys_pct", "server CPU in the kernel, % of one core"),
     ("load_cpu_pct", "load generator CPU, % of one core"),
     ("load_loop_lag_max_ms", "load event-loop lag max, ms"),
-    ("rss_mb_per_participant", "RSS per participant, MB"),
+    ("load_kernel_drops", "datagrams dropped by the load's sockets"),
+    ("foreign_cpu_pct_server_core", "other processes on the server core, %"),
+    ("packets_per_s_per_core_at_target", "forwarded packets/s per core (ramp step <= 75% CPU)"),
 )
 
 
@@ -78,6 +82,18 @@ def table(results: dict[str, Any]) -> str:
     for key, label in FIGURES:
         cells = [_cell(results[c].get(key)) for c in columns]
         lines.append(f"{label:<{width}}  " + "  ".join(f"{c:>10}" for c in cells))
+    for name in names:
+        target = results[name].get("at_target")
+        if target:
+            lines.append(
+                f"{name} ramp: {target['packets_per_s']:,.0f} packets/s at "
+                f"{target['cpu_pct']:.0f}% CPU ({target['participants_total']} participants), "
+                f"latency p95 {target['latency_p95_ms']:.2f} ms, loss {target['loss_pct']:.2f}%"
+            )
+        for step in results[name].get("steps", []):
+            if step.get("polluted"):
+                lines.append(f"{name} step of {step['participants_total']} participants is "
+                             f"polluted: " + "; ".join(step["polluted"]))
     params = results.get("params", {})
     lines.append(
         "load: " + ", ".join(f"{k}={v}" for k, v in params.items())

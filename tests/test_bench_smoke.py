@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIGURES = (
@@ -18,15 +15,13 @@ FIGURES = (
 )
 PARAMS = ("hearings", "participants", "duration_s", "bitrate")
 
-pytestmark = pytest.mark.skipif(shutil.which("janus") is None, reason="needs Debian's janus")
-
 
 def test_bench_runs_both_systems(tmp_path: Path) -> None:
     out = tmp_path / "bench"
     # A subprocess, like a user runs it: the harness pins its own process to a core.
     completed = subprocess.run(
         [sys.executable, "-m", "bench", "run", "--out", str(out), "--hearings", "1",
-         "--participants", "3", "--duration", "4"],
+         "--participants", "3", "--duration", "4", "--target-cpu", "0"],
         cwd=REPO, capture_output=True, text=True, timeout=150, check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -42,6 +37,12 @@ def test_bench_runs_both_systems(tmp_path: Path) -> None:
         assert figures["packets_per_s"] > 0, system
         assert figures["loss_pct"] < 50, system
         assert figures["joined"] == 3, system
+        # Latency is measured on forwarded payloads, not guessed: most of them were matched.
+        assert figures["latency_matched_pct"] > 90, system
+        # Every window says whether it can be trusted, and why not.
+        for step in figures["steps"]:
+            assert isinstance(step["polluted"], list), system
+            assert step["load_kernel_drops"] >= 0, system
     for key in FIGURES:
         assert key in results["ratio"]
 
