@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--participants", type=int, help="participants per hearing")
     run.add_argument("--duration", type=float, help="measurement window per step, seconds")
     run.add_argument("--bitrate", type=int, help="video bitrate per publisher, bit/s")
+    run.add_argument("--record", action="store_true",
+                     help="Qashyq records every hearing (court hearings); default off, as Janus")
     run.add_argument("--systems", default="qashyq,janus",
                      help="comma-separated subset of qashyq,janus")
     run.add_argument("--cache", type=Path, help="pre-encoded media cache (default DIR/cache)")
@@ -109,7 +111,10 @@ async def _run(args: argparse.Namespace) -> int:
     for name in names:
         started = time.monotonic()
         print(f"bench: {name}: running ...", file=sys.stderr, flush=True)
-        system: System = _SYSTEMS[name](out, SERVER_CORE)
+        system: System = (
+            QashyqSystem(out, SERVER_CORE, record=args.record) if name == "qashyq"
+            else _SYSTEMS[name](out, SERVER_CORE)
+        )
         figures[name] = await _run_system(system, params, media, arrivals)
         print(f"bench: {name}: done in {time.monotonic() - started:.0f} s", file=sys.stderr,
               flush=True)

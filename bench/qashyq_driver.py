@@ -120,9 +120,12 @@ class QashyqSystem:
 
     name = "qashyq"
 
-    def __init__(self, work_dir: Path, core: int) -> None:
+    def __init__(self, work_dir: Path, core: int, *, record: bool = False) -> None:
         self._work_dir = work_dir
         self._core = core
+        # Janus records nothing, so by default Qashyq's hearings are mediations, which start
+        # off the record; `--record` measures court hearings recorded from the start.
+        self._hearing_kind = "court" if record else "mediation"
         self._tmp = tempfile.TemporaryDirectory(prefix="qashyq-bench-")
         self._process: asyncio.subprocess.Process | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -185,7 +188,8 @@ class QashyqSystem:
         self._hearing_count += hearings
         for h in range(first, first + hearings):
             hearing = await self._post("/api/hearings", {
-                "case_number": f"BENCH-{h}", "title": f"Bench hearing {h}", "kind": "court",
+                "case_number": f"BENCH-{h}", "title": f"Bench hearing {h}",
+                "kind": self._hearing_kind,
                 "starts_at": starts, "duration_minutes": 120, "language": "en",
                 "video_codec": "vp8",
             })

@@ -74,6 +74,9 @@ class HearingRoom:
         self._admitted: set[str] = set()
         self._state = HearingState.ENDED if hearing.ended_at else HearingState.SCHEDULED
         self._lock = asyncio.Lock()
+        # Media starts run beside the session that caused them: a host admitting ten people
+        # must not wait for ten ICE gatherings one after another. The room awaits them.
+        self._media_starts: set[asyncio.Task[None]] = set()
         self._grace = ReconnectGrace(reconnect_grace_s, self._seat_lost)
         self._quality = NetworkQuality()
 
@@ -384,7 +387,26 @@ class HearingRoom:
             member = presence.member
             member.send({"type": "admitted"})
         self._broadcast_roster()
-        await self.start_media(member)
+        self._start_media_soon(member)
+
+    def _start_media_soon(self, member: RoomMember) -> None:
+        task = asyncio.create_task(self._start_media_logged(member))
+        self._media_starts.add(task)
+        task.add_done_callback(self._media_starts.discard)
+
+    async def _start_media_logged(self, member: RoomMember) -> None:
+        try:
+            await self.start_media(member)
+        except MediaError as error:
+            # The page's media could not start (it left meanwhile, or the hearing closed);
+            # its signaling goes on and a rejoin starts media again.
+            log.info("media for %s did not start: %s", member.participant.id, error)
+        except Exception:
+            log.exception("media for %s failed to start", member.participant.id)
+
+    async def _await_media_starts(self) -> None:
+        if self._media_starts:
+            await asyncio.gather(*self._media_starts, return_exceptions=True)
 
     async def deny(self, actor: RoomMember | None, participant_id: str) -> None:
         """Turn a lobby participant away."""
@@ -455,12 +477,14 @@ class HearingRoom:
         await self._grace.close()
         if self._media is not None:
             await self._media.close()
+        await self._await_media_starts()
 
     async def close(self) -> None:
         """Stop the room's media and grace timers (the server is shutting down); idempotent."""
         await self._grace.close()
         if self._media is not None:
             await self._media.close()
+        await self._await_media_starts()
         if self._recording is not None:
             await self._recording.stop(ended=False)
 
