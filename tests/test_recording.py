@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
@@ -54,7 +55,7 @@ async def wait_ready(api: Api, hearing_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while not await poll():
         assert time.monotonic() < deadline, f"recording never became ready: {found}"
-        await eventually(lambda: True)
+        await asyncio.sleep(0.2)  # polling interval, bounded by the deadline above
     assert found["state"] == "ready", found
     return found
 
@@ -171,3 +172,29 @@ async def test_three_party_hearing_is_recorded_composited_signed_and_verifiable(
     result = _verify_cli(copy)
     assert result.returncode != 0
     assert f"missing: {segment}" in result.stdout, result.stdout
+
+
+async def test_h264_hearing_is_recorded_to_matroska(api: Api, settings: Settings) -> None:
+    hearing = await api.create_hearing(video_codec="h264")
+    judge = await AiortcParticipant.join(api.http, api.url("/ws"),
+                                         await api.invite(hearing["id"], "judge"))
+    witness = await _admitted(api, judge, await api.invite(hearing["id"], "witness"))
+    try:
+        await eventually(lambda: judge.media.frames_from(witness.participant_id, "video") > 60,
+                         what="two seconds of the witness's H.264 video")
+        await judge.signaling.send({"type": "end"})
+        await judge.signaling.expect("ended")
+    finally:
+        for page in (judge, witness):
+            await page.close()
+    state = await wait_ready(api, hearing["id"])
+    assert state["verification"]["ok"] is True, state["verification"]
+    folder = settings.data_dir / "recordings" / hearing["id"]
+    videos = [e for e in _jsonl(folder / ".recorder" / "chain.jsonl") if e["kind"] == "video"]
+    assert videos, (_jsonl(folder / ".recorder" / "chain.jsonl"), state)
+    for entry in videos:
+        assert entry["file"].endswith(".mkv"), entry["file"]
+        with av.open(str(folder / entry["file"])) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "h264"
+            assert list(container.decode(stream)), entry["file"]

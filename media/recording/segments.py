@@ -217,6 +217,9 @@ def frame_dimensions(mime_type: str, data: bytes) -> tuple[int, int]:
         return dims
     parser: Any = av.CodecContext.create("h264", "r")
     parser.parse(data)
+    # The parser holds a frame back until it sees the next one; flushing releases it and
+    # with it the sequence parameter set's width and height.
+    parser.parse(None)
     if not parser.width or not parser.height:
         raise ValueError("no H.264 sequence parameter set in the keyframe")
     return int(parser.width), int(parser.height)
