@@ -198,3 +198,22 @@ async def test_h264_hearing_is_recorded_to_matroska(api: Api, settings: Settings
             stream = container.streams.video[0]
             assert stream.codec_context.name == "h264"
             assert list(container.decode(stream)), entry["file"]
+
+
+async def test_mediation_starts_off_the_record_until_a_host_switches_it_on(api: Api) -> None:
+    hearing = await api.create_hearing(kind="mediation")
+    mediator = await AiortcParticipant.join(api.http, api.url("/ws"),
+                                            await api.invite(hearing["id"], "mediator"))
+    party = await _admitted(api, mediator, await api.invite(hearing["id"], "respondent"))
+    try:
+        assert mediator.signaling.frames[0]["hearing"]["on_record"] is False
+        await party.signaling.send({"type": "record", "on": True})
+        assert (await party.signaling.expect("error"))["code"] == "forbidden"
+        await mediator.signaling.send({"type": "record", "on": True})
+        for page in (mediator, party):
+            switched = await page.signaling.expect("record")
+            assert switched["on"] is True and switched["by"] == mediator.participant_id
+        assert (await recording_state(api, hearing["id"])).get("state") == "recording"
+    finally:
+        for page in (mediator, party):
+            await page.close()
