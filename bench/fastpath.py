@@ -57,6 +57,7 @@ class Frame:
     hashes: tuple[int, ...]
     ticks: int
     keyframe: bool
+    level: int = 127  # audio: RFC 6464 level (-dBov) for the ssrc-audio-level extension
 
 
 def packetize(media: EncodedMedia) -> tuple[Frame, ...]:
@@ -68,7 +69,9 @@ def packetize(media: EncodedMedia) -> tuple[Frame, ...]:
             payloads = tuple(Vp8Encoder._packetize(data, index % (1 << 15)))
         else:
             payloads = (data,)
-        frames.append(Frame(payloads, tuple(hash(p) for p in payloads), index * step, keyframe))
+        level = media.levels[index] if media.levels else 127
+        frames.append(Frame(payloads, tuple(hash(p) for p in payloads), index * step, keyframe,
+                            level))
     return tuple(frames)
 
 
@@ -167,8 +170,9 @@ class _Header:
             f"!BBHIIHH{len(element)}s{extra_fmt}" + "x" * (4 * words - body)
         ) if words else _FIXED
 
-    def pack(self, marker: int, payload_type: int, seq: int, timestamp: int, ssrc: int) -> bytes:
-        """The header of one packet."""
+    def pack(self, marker: int, payload_type: int, seq: int, timestamp: int, ssrc: int,
+             level: int = 127) -> bytes:
+        """The header of one packet; ``level`` is its frame's audio level (audio only)."""
         second = (marker << 7) | payload_type
         if not self._words:
             return _FIXED.pack(0x80, second, seq, timestamp, ssrc)
@@ -179,7 +183,8 @@ class _Header:
                 now = int((time.time() + _NTP_EPOCH_OFFSET) * (1 << 18)) & 0xFFFFFF
                 fields.append(self._extra | now)
             else:
-                fields.append(self._extra | 30)  # -30 dBov, no voice activity flag
+                # The frame's level, like a browser; the V (voice activity) bit is left clear.
+                fields.append(self._extra | (level & 0x7F))
         return self._layout.pack(*fields)
 
 
@@ -258,7 +263,8 @@ class LightPublisher:
                     & 0xFFFFFFFF
                 last = len(frame.payloads) - 1
                 for i, payload in enumerate(frame.payloads):
-                    header = writer.pack(int(i == last), payload_type, sequence, timestamp, ssrc)
+                    header = writer.pack(int(i == last), payload_type, sequence, timestamp, ssrc,
+                                         frame.level)
                     ledger[frame.hashes[i]] = time.time()
                     _send_rtp(dtls, header + payload)
                     sequence = (sequence + 1) & 0xFFFF

@@ -77,13 +77,20 @@ class LoadStats:
     arrivals: ArrivalClock = field(default_factory=ArrivalClock)
     frames: dict[str, tuple[Frame, ...]] = field(default_factory=dict)
     intervals: dict[str, float] = field(default_factory=dict)
+    # (publisher, kind) -> key of the media it sends, when not the kind's own (e.g. a silent
+    # microphone: "audio-silent"); see ``use_media``.
+    variants: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Every audio packet subscribers receive, as (subscriber, publisher, seq, kernel arrival
+    # time, payload), when a
+    # benchmark asks for them (audio continuity); None: not kept.
+    audio_log: list[tuple[str, str, int, float, bytes]] | None = None
 
     def use_media(self, media: dict[str, EncodedMedia]) -> None:
-        """Packetize the looped media once, for every publisher."""
-        for kind, encoded in media.items():
-            if kind not in self.frames:
-                self.frames[kind] = packetize(encoded)
-                self.intervals[kind] = encoded.interval_s
+        """Packetize the looped media once, for every publisher (keyed by kind or variant)."""
+        for key, encoded in media.items():
+            if key not in self.frames:
+                self.frames[key] = packetize(encoded)
+                self.intervals[key] = encoded.interval_s
 
     def ledger(self, publisher: str, kind: str) -> dict[int, float]:
         """The send-time table of one publisher's stream."""
@@ -106,8 +113,9 @@ class LoadStats:
 
 def install_publisher(sender: RTCRtpSender, kind: str, stats: LoadStats, publisher: str) -> None:
     """Make ``sender`` send ``publisher``'s looped ``kind`` the light way (``LightPublisher``)."""
-    LightPublisher(sender, stats.frames[kind], kind, stats.ledger(publisher, kind),
-                   stats.intervals[kind])
+    key = stats.variants.get((publisher, kind), kind)
+    LightPublisher(sender, stats.frames[key], kind, stats.ledger(publisher, kind),
+                   stats.intervals[key])
 
 
 def install_counter(
@@ -123,6 +131,7 @@ def install_counter(
     ledger = stats.ledger(publisher, kind)
     arrivals = stats.arrivals
     video = kind == "video"
+    audio_log = stats.audio_log if kind == "audio" else None
 
     def count(payload: bytes, seq: int, arrival: float) -> None:
         if not payload:
@@ -130,6 +139,8 @@ def install_counter(
         counter.packets += 1
         counter.bytes += len(payload)
         counter.note_seq(seq)
+        if audio_log is not None:
+            audio_log.append((subscriber, publisher, seq, arrival, payload))
         if participant.first_keyframe is None:
             # Milestones on the kernel's clock too: when it arrived, not when we got to it.
             arrived = time.monotonic() - max(0.0, time.time() - arrival)

@@ -18,7 +18,11 @@ class LoadPeer:
         self.name = name
         self.stats = stats
         # aiortc's balanced policy stops a second same-kind m-line's transport under BUNDLE.
-        self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        # No ICE servers: with None aiortc looks up and queries Google's STUN server on every
+        # gathering, and under a burst of joins those lookups stalled answers for seconds.
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
         stats.use_media(media)
         self._sources: dict[int, tuple[str, str]] = {}
         self._publishing: set[str] = set()

@@ -120,8 +120,12 @@ class QashyqSystem:
 
     name = "qashyq"
 
-    def __init__(self, work_dir: Path, core: int, *, record: bool = False) -> None:
+    def __init__(
+        self, work_dir: Path, core: int, *, record: bool = False, host: str = "127.0.0.1"
+    ) -> None:
         self._work_dir = work_dir
+        self._host = host  # another address of this machine lets a network namespace in
+        self.hearing_ids: list[str] = []
         self._core = core
         # Janus records nothing, so by default Qashyq's hearings are mediations, which start
         # off the record; `--record` measures court hearings recorded from the start.
@@ -153,9 +157,9 @@ class QashyqSystem:
         out, _ = await asyncio.wait_for(token_proc.communicate(), 30)
         self._admin_token = out.decode().strip().splitlines()[-1]
         port = free_port()
-        self._base = f"http://127.0.0.1:{port}"
+        self._base = f"http://{self._host}:{port}"
         command = pin_command(
-            [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1",
+            [sys.executable, "-m", "server.cli", "serve", "--host", self._host,
              "--port", str(port)], self._core,
         )
         self._process = await start_process(
@@ -193,6 +197,7 @@ class QashyqSystem:
                 "starts_at": starts, "duration_minutes": 120, "language": "en",
                 "video_codec": "vp8",
             })
+            self.hearing_ids.append(hearing["id"])
             for p in range(participants):
                 role = "judge" if p == 0 else _ROLES[(p - 1) % len(_ROLES)]
                 link = await self._post(f"/api/hearings/{hearing['id']}/participants",
@@ -205,6 +210,17 @@ class QashyqSystem:
             participant = QashyqParticipant(name, token, names, stats, media, judge=judge)
             self._participants.append(participant)
             self._tasks.append(asyncio.create_task(participant.run(self._http, ws_url)))
+
+    @property
+    def ws_url(self) -> str:
+        """The server's signaling WebSocket URL."""
+        return self._base.replace("http", "ws", 1) + "/ws"
+
+    async def invite(self, hearing_id: str, display_name: str, role: str) -> str:
+        """A new participant's join token, for a participant this driver does not run."""
+        link = await self._post(f"/api/hearings/{hearing_id}/participants",
+                                {"display_name": display_name, "role": role})
+        return str(link["join_url"].split("#", 1)[1])
 
     def failures(self) -> list[BaseException]:
         """Exceptions of participants whose session ended with an error."""

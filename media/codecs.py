@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from aiortc import RTCRtpCodecCapability
-from aiortc.sdp import SessionDescription
 
 VideoCodec = Literal["vp8", "h264"]
 VIDEO_CODECS: tuple[VideoCodec, ...] = ("vp8", "h264")
@@ -43,16 +42,54 @@ def add_opus_parameters(sdp: str) -> str:
     """Add the Opus fmtp parameters to an offer aiortc generated.
 
     aiortc builds fmtp lines from module-level codec objects; changing those would change
-    every peer connection in the process, so the server edits its own offer instead.
+    every peer connection in the process, so the server edits its own offer instead. The
+    edit is textual: parsing and re-serializing the whole offer cost more than creating it,
+    once for every renegotiation of every participant.
     """
-    description = SessionDescription.parse(sdp)
-    for media in description.media:
-        if media.kind != "audio":
-            continue
-        for codec in media.rtp.codecs:
-            if str(codec.mimeType).lower() == "audio/opus":
-                codec.parameters = {**codec.parameters, **OPUS_FMTP}
-    return str(description)
+    lines = sdp.splitlines()
+    out: list[str] = []
+    section: list[str] = []
+    for line in lines:
+        if line.startswith("m="):
+            out += _with_opus_fmtp(section)
+            section = []
+        section.append(line)
+    out += _with_opus_fmtp(section)
+    return "\r\n".join(out) + "\r\n"
+
+
+def _with_opus_fmtp(section: list[str]) -> list[str]:
+    # Payload types are per m-section: find Opus's here, then merge into (or add) its fmtp.
+    opus: set[str] = set()
+    for line in section:
+        if line.startswith("a=rtpmap:"):
+            payload_type, _, encoding = line[9:].partition(" ")
+            if encoding.lower().startswith("opus/"):
+                opus.add(payload_type)
+    if not opus:
+        return section
+    out: list[str] = []
+    has_fmtp: set[str] = set()
+    for line in section:
+        payload_type, _, value = line[7:].partition(" ")
+        if line.startswith("a=fmtp:") and payload_type in opus:
+            has_fmtp.add(payload_type)
+            line = f"a=fmtp:{payload_type} {_merge_fmtp(value)}"
+        out.append(line)
+    for payload_type in opus - has_fmtp:
+        at = next(i for i, line in enumerate(out) if line.startswith(f"a=rtpmap:{payload_type} "))
+        out.insert(at + 1, f"a=fmtp:{payload_type} {_merge_fmtp('')}")
+    return out
+
+
+def _merge_fmtp(value: str) -> str:
+    parameters: dict[str, object] = {}
+    for item in value.split(";"):
+        if item:
+            key, sep, setting = item.partition("=")
+            parameters[key] = setting if sep else None
+    parameters.update(OPUS_FMTP)
+    return ";".join(k if v is None else f"{k}={v}" for k, v in parameters.items())
 
 
 def is_keyframe_start(mime_type: str, payload: bytes) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from .active_speakers import ActiveSpeakers
 from .codecs import VIDEO_CODECS, VideoCodec
 from .errors import (
     HearingMediaClosed,
@@ -89,6 +90,9 @@ class HearingMedia:
         self._ice_servers = tuple(ice_servers)
         self._sessions: dict[str, ParticipantSession] = {}
         self._stream_observers: list[StreamObserver] = []
+        # Audio-only participants receive only the active speakers' audio.
+        self._speakers = ActiveSpeakers()
+        self._stream_observers.append(self._speakers)
         self._closing: asyncio.Future[list[None]] | None = None
 
     @property
@@ -105,6 +109,11 @@ class HearingMedia:
         """Stop telling ``observer`` of streams."""
         if observer in self._stream_observers:
             self._stream_observers.remove(observer)
+
+    @property
+    def active_speakers(self) -> tuple[str, ...]:
+        """Participant ids whose audio audio-only participants currently receive."""
+        return self._speakers.speakers
 
     def published_streams(self) -> list[PublishedStream]:
         """Every stream currently published in the hearing."""
@@ -180,6 +189,7 @@ class HearingMedia:
         session = self._sessions.pop(participant_id, None)
         if session is None:
             return
+        self._speakers.set_audio_only(participant_id, False)
         to_stop = {other: other.unsubscribe(participant_id) for other in self._sessions.values()}
         for observer in tuple(self._stream_observers):
             for stream in session.published.values():
@@ -198,8 +208,13 @@ class HearingMedia:
             stream.set_muted(muted)
 
     def set_video_enabled(self, participant_id: str, receive_video: bool) -> None:
-        """Stop (or resume) forwarding video *to* a participant, e.g. on a poor link."""
+        """Stop (or resume) forwarding video *to* a participant, e.g. on a poor link.
+
+        Without video the participant also receives only the active speakers' audio
+        (``ActiveSpeakers``): the rest would be silence at a weak link's expense.
+        """
         self.session(participant_id).set_receive_video(receive_video)
+        self._speakers.set_audio_only(participant_id, not receive_video)
 
     def quality(self, participant_id: str) -> ParticipantQuality:
         """Loss, jitter and RTT as reported by RTCP for the participant's streams."""
@@ -249,7 +264,7 @@ class HearingMedia:
     async def _renegotiate_all(self, sessions: list[ParticipantSession]) -> None:
         # One participant's signaling failure must not fail another participant's join/leave.
         results = await asyncio.gather(
-            *(_guard(session.negotiate()) for session in sessions), return_exceptions=True
+            *(_guard(session.renegotiate()) for session in sessions), return_exceptions=True
         )
         for session, result in zip(sessions, results, strict=True):
             if isinstance(result, Exception):

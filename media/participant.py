@@ -35,15 +35,17 @@ from aiortc.rtp import (
     RtpPacket,
     unwrap_rtx,
 )
-from aiortc.sdp import SessionDescription, candidate_from_sdp
+from aiortc.sdp import candidate_from_sdp
 
 from .aiortc_seam import (
     CodecInfo,
     ReceiveParameters,
     Transport,
+    cache_fingerprints,
     install_egress,
     install_inert_receiver,
     install_ingress,
+    lean_receivers,
     sender_rtx_ssrc,
     sender_ssrc,
 )
@@ -147,6 +149,31 @@ class _Ingress:
         )
 
 
+_DIRECTIONS = frozenset({"inactive", "sendonly", "recvonly", "sendrecv"})
+
+
+def _media_directions(sdp: str) -> list[tuple[str, str, str | None]]:
+    """(kind, mid, direction) of every m-section, as aiortc's SDP parser would read them."""
+    sections: list[tuple[str, str, str | None]] = []
+    kind: str | None = None
+    mid = ""
+    direction: str | None = None
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            if kind is not None:
+                sections.append((kind, mid, direction))
+            kind, mid, direction = line[2:].split(" ", 1)[0], "", None
+        elif kind is not None and line.startswith("a="):
+            attribute, _, value = line[2:].partition(":")
+            if attribute == "mid":
+                mid = value
+            elif attribute in _DIRECTIONS:
+                direction = attribute
+    if kind is not None:
+        sections.append((kind, mid, direction))
+    return sections
+
+
 class ParticipantSession:
     """A participant's peer connection with the server, and the streams it carries."""
 
@@ -165,14 +192,18 @@ class ParticipantSession:
         self._send_offer = send_offer
         self.pc = RTCPeerConnection(
             RTCConfiguration(
+                # An empty list, never None: aiortc's default for None is Google's public STUN
+                # server, looked up and queried on every join (a court server must not call
+                # out, and the lookup held up admission).
                 iceServers=[
                     RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
                     for s in ice_servers
-                ]
-                or None,
+                ],
                 bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
             )
         )
+        cache_fingerprints(self.pc)
+        self.pc.on("connectionstatechange", self._connection_state_changed)
         self.counters: dict[tuple[str, Direction], StreamCounters] = {}
         for kind in KINDS:
             if can_publish:
@@ -183,7 +214,13 @@ class ParticipantSession:
         self._subscriptions: dict[tuple[str, str], tuple[Subscription, RTCRtpTransceiver]] = {}
         self._departed: list[RTCRtpTransceiver] = []
         self._offer_in_flight = False
-        self._renegotiate = False
+        # Set when the m-lines change, cleared when an offer is created: an answer only
+        # calls for another offer if something changed after the one in flight was made
+        # (many joins at once would otherwise renegotiate with identical offers).
+        self._changed = False
+        self._offered = False
+        # A renegotiation that waits for the connection to come up (see renegotiate()).
+        self._deferred_offer: asyncio.Task[None] | None = None
         self._closed = False
         self._description_lock = asyncio.Lock()
         self._receive_video = True
@@ -198,7 +235,8 @@ class ParticipantSession:
     # -- building the session -------------------------------------------------------------
 
     def _add_publish_transceiver(self, kind: str) -> None:
-        transceiver = self.pc.addTransceiver(kind, direction="recvonly")
+        with lean_receivers():
+            transceiver = self.pc.addTransceiver(kind, direction="recvonly")
         transceiver.setCodecPreferences(codec_preferences(kind, self._video_codec))
         ingress = _Ingress(transceiver, self.participant_id, self.counters[(kind, "in")])
         install_ingress(
@@ -215,7 +253,9 @@ class ParticipantSession:
         key = (stream.participant_id, stream.kind)
         if key in self._subscriptions or self._closed:
             return
-        transceiver = self.pc.addTransceiver(stream.kind, direction="sendonly")
+        self._changed = True
+        with lean_receivers():
+            transceiver = self.pc.addTransceiver(stream.kind, direction="sendonly")
         transceiver.setCodecPreferences(codec_preferences(stream.kind, self._video_codec))
         # Never let aiortc decode whatever a client might send on a server-sendonly m-line.
         install_inert_receiver(transceiver.receiver)
@@ -247,6 +287,7 @@ class ParticipantSession:
                 continue
             subscription, transceiver = entry
             subscription.close()
+            self._changed = True
             transceiver.direction = "inactive"
             self._departed.append(transceiver)
             stopped.append(transceiver)
@@ -290,24 +331,59 @@ class ParticipantSession:
         if self._closed:
             return
         if self._offer_in_flight:
-            self._renegotiate = True
-            return
+            return  # _changed is set: the answer to the offer in flight sends the next one
         self._offer_in_flight = True
-        self._renegotiate = False
         try:
             # close() waits for this: aiortc gathering on a closed connection leaks sockets.
             async with self._description_lock:
                 if self._closed:
                     return
+                # createOffer reads the m-lines without suspending: later changes set this.
+                self._changed = False
                 offer = await self.pc.createOffer()
                 await self.pc.setLocalDescription(
                     RTCSessionDescription(sdp=add_opus_parameters(offer.sdp), type="offer")
                 )
                 sdp = str(self.pc.localDescription.sdp)
+            self._offered = True
             await self._send_offer(self.participant_id, sdp, self.stream_map())
         except BaseException:
             self._offer_in_flight = False
             raise
+
+    async def renegotiate(self) -> None:
+        """Offer changed m-lines: now, after the answer in flight, or once connected.
+
+        While the participant's first connection is still being set up, no stream can reach
+        it anyway: its offer waits until the connection is up and then carries every change
+        at once. When many join at once this keeps SDP work (here and in the page) off the
+        path of the first offers, answers and handshakes, which decide how soon media flows.
+        """
+        self._changed = True
+        if self._connecting():
+            return  # _connection_state_changed sends it
+        await self.negotiate()
+
+    def _connecting(self) -> bool:
+        return self._offered and self.pc.connectionState in ("new", "connecting")
+
+    def _connection_state_changed(self) -> None:
+        if self.pc.connectionState != "connected" or not self._changed or self._closed:
+            return
+        if self._offer_in_flight or self._deferred_offer is not None:
+            return  # the answer to the offer in flight sends the next one
+        self._deferred_offer = asyncio.create_task(
+            self._send_deferred_offer(), name=f"offer-{self.participant_id}"
+        )
+
+    async def _send_deferred_offer(self) -> None:
+        try:
+            await self.negotiate()
+        except Exception as exc:  # the page's signaling went away: its session ends it
+            logger.warning("renegotiation with participant %s failed: %r",
+                           self.participant_id, exc)
+        finally:
+            self._deferred_offer = None
 
     async def apply_answer(self, sdp: str) -> None:
         """Apply the client's answer, then send the next offer if one is due."""
@@ -324,30 +400,20 @@ class ParticipantSession:
             except Exception as exc:  # aiortc raises assorted errors on bad SDP
                 raise InvalidAnswer(f"answer rejected: {exc}") from exc
         self._offer_in_flight = False
-        if self._renegotiate:
-            await self.negotiate()
+        if self._changed:
+            await self.renegotiate()
 
     def _check_answer(self, sdp: str) -> None:
-        try:
-            description = SessionDescription.parse(sdp)
-        except Exception as exc:
-            raise InvalidAnswer(f"answer is not valid SDP: {exc}") from exc
+        # A line scan, not a parse: aiortc parses the answer again in setRemoteDescription
+        # (and rejects malformed SDP there), so a full parse here doubled the cost of every
+        # answer. It reads the kind, mid and direction the way aiortc's parser does.
         publish_mids = {i.transceiver.mid for i in self._ingress.values()}
-        for media in description.media:
-            if media.kind not in KINDS:
+        for kind, mid, direction in _media_directions(sdp):
+            if kind not in KINDS:
                 continue
-            allowed = (
-                ("sendonly", "inactive")
-                if media.rtp.muxId in publish_mids
-                else (
-                    "recvonly",
-                    "inactive",
-                )
-            )
-            if media.direction not in allowed:
-                raise InvalidAnswer(
-                    f"m-line {media.rtp.muxId!r}: direction {media.direction!r} not allowed"
-                )
+            allowed = ("sendonly", "inactive") if mid in publish_mids else ("recvonly", "inactive")
+            if direction not in allowed:
+                raise InvalidAnswer(f"m-line {mid!r}: direction {direction!r} not allowed")
 
     async def add_ice_candidate(
         self, candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None
@@ -391,10 +457,11 @@ class ParticipantSession:
         if self._closed:
             return
         self._closed = True
-        if self._rtcp_task is not None:
-            self._rtcp_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._rtcp_task
+        for task in (self._rtcp_task, self._deferred_offer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for subscription, _ in self._subscriptions.values():
             subscription.close()
         self._subscriptions.clear()

@@ -52,6 +52,13 @@ class PacketSink(Protocol):
         """The publisher's RTCP sender report: maps its RTP clock to wall clock (lip sync)."""
 
 
+class LevelObserver(Protocol):
+    """Hears the audio level of every packet of an audio stream (active-speaker selection)."""
+
+    def add(self, level_byte: int | None) -> None:
+        """One packet's ssrc-audio-level byte, or None when the packet carried none."""
+
+
 class Upstream(Protocol):
     """How a published stream talks back to its publisher (RTCP feedback)."""
 
@@ -92,6 +99,7 @@ class PublishedStream:
         self._missing = MissingPackets() if kind == "video" else None
         self._is_video = kind == "video"
         self._segment = 0
+        self._levels: LevelObserver | None = None
         self._last_keyframe_request = -KEYFRAME_REQUEST_INTERVAL
         self.closed = False
 
@@ -115,6 +123,10 @@ class PublishedStream:
         self.mime_type = mime_type
         self.clock_rate = clock_rate
         self.statistics = ReceptionStatistics(clock_rate)
+
+    def set_level_meter(self, meter: LevelObserver | None) -> None:
+        """Report every packet's audio level to ``meter`` (None: stop reporting)."""
+        self._levels = meter
 
     def set_muted(self, muted: bool) -> None:
         """Stop or resume forwarding; sinks see a new segment when forwarding resumes."""
@@ -168,8 +180,9 @@ class PublishedStream:
         if previous is not None and previous[0] == seq:
             return  # duplicate, e.g. a retransmission that arrived after all
         payload = packet.payload
+        level = None if self._is_video else audio_level_byte(packet)
         cache[slot] = (seq, packet.timestamp, packet.marker, packet.payload_type, ssrc, payload,
-                       audio_level_byte(packet) if not self._is_video else None)
+                       level)
         counters = self.counters
         counters.packets += 1
         counters.bytes += len(payload)
@@ -180,7 +193,11 @@ class PublishedStream:
             if lost:
                 counters.nacks_sent += 1
                 await self._upstream.send_nack(ssrc, lost)
-        if self.muted or not self._sinks:
+        if self.muted:
+            return
+        if self._levels is not None:
+            self._levels.add(level)
+        if not self._sinks:
             return
         forwarded = ForwardedPacket(
             packet,

@@ -130,12 +130,18 @@ class Subscription:
             await self.stream.request_keyframe()
 
     def set_paused(self, paused: bool) -> None:
-        """Stop or resume forwarding (e.g. video to an audio-only participant)."""
+        """Stop or resume forwarding (video to an audio-only participant, or a silent
+        publisher's audio to one); sequence numbers stay gap-free across the pause."""
         if paused == self._paused:
             return
         self._paused = paused
-        if not paused and self.kind == "video":
-            self._waiting_keyframe = True
+        if not paused:
+            if self.kind == "video":
+                self._waiting_keyframe = True
+            else:
+                # Resume as a new segment, like after a mute: the skipped packets were not
+                # lost, so the receiver must not see a gap (and conceal or NACK it).
+                self._segment = None
 
     def close(self) -> None:
         """Stop forwarding for good."""

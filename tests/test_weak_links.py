@@ -16,6 +16,7 @@ from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api, hearing_body
 from tests.fixtures.browser import PageOpener
 from tests.fixtures.page_rtc import RTC_INIT_SCRIPT, latest_pc_stats
+from tests.fixtures.voice import give_voice
 from tests.test_reconnection import _admitted, _entry, _events
 
 
@@ -37,6 +38,8 @@ async def test_audio_only_participant_receives_no_video(api: Api) -> None:
     link = await api.invite(hearing["id"], "defendant")
     villager = await _admitted(api, judge, link)
     try:
+        # The judge speaks: an audio-only page receives only the active speakers' audio.
+        await give_voice(judge.media, speaking=True)
         await eventually(lambda: villager.media.frames_from(judge.participant_id, "video") > 10,
                          what="the villager sees the judge")
 
