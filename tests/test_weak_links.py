@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from aiortc import RTCPeerConnection
@@ -15,8 +16,10 @@ from tests.fixtures.aiortc_page import eventually
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api, hearing_body
 from tests.fixtures.browser import PageOpener
+from tests.fixtures.packet_loss import downlink_loss, require_nftables
 from tests.fixtures.page_rtc import RTC_INIT_SCRIPT, latest_pc_stats
 from tests.fixtures.voice import give_voice
+from tests.test_browser_join import playing_remote_videos
 from tests.test_reconnection import _admitted, _entry, _events
 
 
@@ -140,3 +143,65 @@ async def test_publishers_video_bitrate_is_capped_per_hearing(
     assert stats is not None and stats["state"] == "connected"
     # RTP headers ride on top of the encoder's target: allow them 15%.
     assert 10 < kbps < cap_kbps * 1.15, f"camera sent {kbps:.0f} kbit/s, cap {cap_kbps}"
+
+
+@pytest.mark.browser
+async def test_a_phone_on_a_lossy_link_switches_itself_to_audio_only(
+    api: Api, pages: PageOpener
+) -> None:
+    """Real loss on the phone's downlink: its page measures it, asks for audio only by
+    itself and says so; the judge sees a poor link next to the name, with the figures."""
+    require_nftables()
+    hearing = await api.create_hearing(language="en")
+    judge_link = await api.invite(hearing["id"], "judge", "Judge")
+    villager_link = await api.invite(hearing["id"], "defendant", "Villager")
+    judge = await pages.open(f"{api.base_url}/join#{judge_link['token']}", phone=False)
+    await judge.click("#join")
+    await expect(judge.locator("#screen-hearing")).to_be_visible(timeout=15_000)
+    phone = await pages.open(f"{api.base_url}/join#{villager_link['token']}", locale="en-US")
+    await phone.context.add_init_script(RTC_INIT_SCRIPT)
+    await phone.reload()
+    await phone.click("#join")
+    await judge.locator(f'#lobby-list [data-participant-id="{villager_link["id"]}"]'
+                        " [data-action=admit]").click()
+    await playing_remote_videos(phone, 1)
+    await expect(phone.locator("body")).to_have_attribute("data-audio-only", "0")
+    stats = await latest_pc_stats(phone)
+    assert stats is not None and stats["pair"] is not None
+    badge = judge.locator(f'.tile[data-tile-id="{villager_link["id"]}"] .net-quality')
+    await expect(badge).to_have_attribute("data-quality", "good", timeout=15_000)
+
+    with downlink_loss(stats["pair"]["port"], 30):
+        # Two reports in a row (4 s apart) this bad switch the page over.
+        await expect(phone.locator("body")).to_have_attribute(
+            "data-audio-only", "1", timeout=30_000)
+        await expect(phone.locator("#banner")).to_have_text(
+            "Weak connection: switched to audio only")
+        await expect(phone.locator("#btn-audio-only")).to_have_attribute("aria-pressed", "true")
+        await expect(badge).to_have_attribute("data-quality", "poor", timeout=15_000)
+        assert "% loss" in (await badge.get_attribute("title") or "")
+    await pages.screenshot(phone, "weak-link-phone-audio-only")
+    await pages.screenshot(judge, "weak-link-judge-sees-poor-link")
+
+    # The server forwards no more video to the phone, while the judge's voice goes on. The
+    # first window lets packets already on the wire land; the second must bring no video.
+    windows: list[dict[str, Any]] = []
+    for _ in range(2):
+        start = await latest_pc_stats(phone)
+        assert start is not None
+        windows.append(start)
+
+        async def two_more_seconds_of_audio(start: dict[str, Any] = start) -> bool:
+            now = await latest_pc_stats(phone)
+            return now is not None and now["inbound"]["audio"] > start["inbound"]["audio"] + 100
+
+        await _poll(two_more_seconds_of_audio, "two seconds more of the judge's audio")
+    after = await latest_pc_stats(phone)
+    assert after is not None and after["inbound"]["video"] == windows[1]["inbound"]["video"], (
+        "video packets still reach a page in audio-only mode")
+    kinds = [e["kind"] for e in await _events(api, hearing["id"])
+             if e["actor"] == villager_link["id"]]
+    assert "audio_only" in kinds
+    levels = [e["data"]["level"] for e in await _events(api, hearing["id"])
+              if e["kind"] == "network_quality" and e["actor"] == villager_link["id"]]
+    assert "poor" in levels
