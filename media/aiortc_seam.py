@@ -1,4 +1,4 @@
-"""The only module that touches aiortc's private hooks.
+"""aiortc's private hooks for forwarding (``aiortc_admission.py`` has those for joining).
 
 aiortc 1.16.0 (pinned) offers no public hook for encoded media, so the SFU overrides a few
 methods on the *instances* it owns (never on classes or modules: test clients and any other
@@ -13,11 +13,7 @@ Hooks used:
   NACK/PLI/RR go to the subscription), ``._send_rtcp`` (wrapped: drops aiortc's own sender
   reports, whose counters are zero because it never sends media), ``._ssrc``,
   ``._rtx_ssrc``, ``._stream_id``.
-- ``aiortc.rtcrtpreceiver.RemoteBitrateEstimator``: the one module attribute touched, only
-  for the duration of a synchronous block and only for the calling thread
-  (``lean_receivers``), so server receivers are built without the estimator they never use.
-- ``RTCPeerConnection.__certificates`` / ``RTCCertificate.getFingerprints`` (cached on the
-  server's own certificates: aiortc recomputes them for every m-line of every offer).
+- The hooks that make admitting a participant cheap are in ``aiortc_admission.py``.
 - ``RTCDtlsTransport._send_rtp`` (writes a serialized RTCP packet through SRTP),
   ``._register_rtp_receiver`` / ``._unregister_rtp_receiver``,
   ``._rtp_header_extensions_map`` (its public ``get``/``set`` only).
@@ -32,25 +28,21 @@ Hooks used:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import struct
-import threading
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any
 
 import pylibsrtp
 from aiortc import (
     MediaStreamTrack,
-    RTCPeerConnection,
     RTCRtpReceiver,
     RTCRtpSender,
     RTCRtpTransceiver,
     clock,
 )
-from aiortc import rtcrtpreceiver as _receiver_module
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import State
 from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtcpPacket, RtcpSrPacket, RtpPacket
@@ -406,30 +398,6 @@ def _drop_receive_machinery(receiver: RTCRtpReceiver) -> None:
     hooked._RTCRtpReceiver__remote_bitrate_estimator = None
 
 
-@contextlib.contextmanager
-def lean_receivers() -> Iterator[None]:
-    """Receivers created inside this block (in this thread) get no remote bitrate estimator.
-
-    aiortc builds one per video receiver (a 1000-bucket rate counter, about 0.2 ms and a
-    thousand objects for the collector) and the server frees it again at once
-    (``_drop_receive_machinery``): with twenty joins at once that was the largest single
-    cost of admission. The block must not suspend; any other thread still gets aiortc's
-    estimator, and aiortc treats a missing one as it does for audio receivers.
-    """
-    module: Any = _receiver_module
-    original = module.RemoteBitrateEstimator
-    owner = threading.get_ident()
-
-    def estimator() -> Any:
-        return None if threading.get_ident() == owner else original()
-
-    module.RemoteBitrateEstimator = estimator
-    try:
-        yield
-    finally:
-        module.RemoteBitrateEstimator = original
-
-
 def install_inert_receiver(receiver: RTCRtpReceiver) -> None:
     """Make a receiver that must never receive (server-sendonly m-line) do nothing at all."""
     _drop_receive_machinery(receiver)
@@ -483,23 +451,6 @@ def install_egress(
     hooked.send = send
     hooked._send_rtcp = send_rtcp
     hooked._handle_rtcp_packet = on_rtcp
-
-
-def cache_fingerprints(pc: RTCPeerConnection) -> None:
-    """Compute the connection's certificate fingerprints once instead of per m-line.
-
-    aiortc hashes the certificate with three digests for every m-line of every offer it
-    creates and applies (``RTCDtlsTransport.getLocalParameters``); the certificate never
-    changes, so a hearing's renegotiations recomputed the same values many times over.
-    """
-    hooked: Any = pc
-    for certificate in hooked._RTCPeerConnection__certificates:
-        fingerprints = certificate.getFingerprints()
-
-        def cached(fingerprints: list[Any] = fingerprints) -> list[Any]:
-            return list(fingerprints)
-
-        certificate.getFingerprints = cached
 
 
 def sender_ssrc(sender: RTCRtpSender) -> int:

@@ -37,15 +37,14 @@ from aiortc.rtp import (
 )
 from aiortc.sdp import candidate_from_sdp
 
+from .aiortc_admission import cache_fingerprints, lean_receivers
 from .aiortc_seam import (
     CodecInfo,
     ReceiveParameters,
     Transport,
-    cache_fingerprints,
     install_egress,
     install_inert_receiver,
     install_ingress,
-    lean_receivers,
     sender_rtx_ssrc,
     sender_ssrc,
 )

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,29 +28,12 @@ from .errors import (
 )
 from .hearing_recording import HearingRecording
 from .model import Hearing, HearingKind, Participant, utc_now
-from .network_quality import LinkSample, NetworkQuality, server_view
+from .network_quality import NetworkQuality, link_sample
 from .reconnection import ReconnectGrace
-from .room_member import (
-    Denied,
-    HearingState,
-    MediaPlane,
-    Replaced,
-    RoomMember,
-    Seat,
-)
+from .room_member import Denied, HearingState, MediaPlane, Replaced, RoomMember, Seat
+from .roster import Presence, role_permissions, roster_entry
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Presence:
-    participant: Participant
-    member: RoomMember | None = None
-    hand: bool = False
-    muted: bool = False
-    audio: bool = True
-    video: bool = True
-    receive_video: bool = True
 
 
 class HearingRoom:
@@ -69,7 +51,7 @@ class HearingRoom:
         self._media: MediaPlane | None = None
         self._recording: HearingRecording | None = None
         self._clock = clock
-        self._present: dict[str, _Presence] = {}
+        self._present: dict[str, Presence] = {}
         # Admission survives a dropped connection: a reconnect does not go back to the lobby.
         self._admitted: set[str] = set()
         self._state = HearingState.ENDED if hearing.ended_at else HearingState.SCHEDULED
@@ -140,42 +122,13 @@ class HearingRoom:
                 seat = Seat.ADMITTED
             if seat is None or (seat is Seat.LOBBY and not for_host):
                 continue
-            p = presence.participant
-            entry: dict[str, Any] = {
-                "id": pid,
-                "display_name": p.display_name,
-                "role": p.role.value,
-                "state": seat.value,
-                "connected": not reconnecting,
-                "reconnecting": reconnecting,
-                "muted": presence.muted,
-                "hand": presence.hand,
-                "audio": presence.audio,
-                "video": presence.video,
-                "receive_video": presence.receive_video,
-            }
-            entry.update(self._quality_entry(pid, for_host))
-            entries.append(entry)
+            entries.append(roster_entry(presence, seat, reconnecting=reconnecting,
+                                        quality=self._quality, for_host=for_host))
         return entries
-
-    def _quality_entry(self, participant_id: str, for_host: bool) -> dict[str, Any]:
-        level = self._quality.level(participant_id)
-        entry: dict[str, Any] = {"quality": None if level is None else level.value}
-        sample = self._quality.sample(participant_id)
-        if for_host and sample is not None:
-            entry["quality_stats"] = sample.to_json()
-        return entry
 
     def permissions(self, participant: Participant) -> list[str]:
         """What this participant's role allows in this room."""
-        perms = ["chat", "hand"]
-        if participant.role.can_publish:
-            perms.append("publish")
-        if participant.role.is_host:
-            perms += ["admit", "mute", "remove", "end"]
-            if self._recording is not None:
-                perms.append("record")
-        return perms
+        return role_permissions(participant, can_record=self._recording is not None)
 
     # ---- joining and leaving ---------------------------------------------------------------
 
@@ -191,7 +144,7 @@ class HearingRoom:
                 if self._media is not None and participant.id in self._admitted:
                     await self._media.remove_participant(participant.id)
             if presence is None:
-                presence = _Presence(participant)
+                presence = Presence(participant)
                 self._present[participant.id] = presence
             presence.participant = participant
             presence.member = member
@@ -351,17 +304,11 @@ class HearingRoom:
         """The page's link figures; merged with the server's RTCP view, shown and sampled."""
         self._require_admitted(member)
         pid = member.participant.id
-        server_loss = server_rtt = None
+        media_view = None
         if self._media is not None:
             with contextlib.suppress(MediaError):
-                server_loss, server_rtt = server_view(self._media.quality(pid))
-        update = self._quality.report(
-            pid,
-            LinkSample(
-                figures["loss_pct"], figures["rtt_ms"], figures["down_kbps"],
-                figures["up_kbps"], server_loss, server_rtt,
-            ),
-        )
+                media_view = self._media.quality(pid)
+        update = self._quality.report(pid, link_sample(figures, media_view))
         if update is None:
             return  # rate-limited
         if update.record:
@@ -513,7 +460,7 @@ class HearingRoom:
 
     # ---- internals -----------------------------------------------------------------------------
 
-    def _require_admitted(self, member: RoomMember) -> _Presence:
+    def _require_admitted(self, member: RoomMember) -> Presence:
         presence = self._present.get(member.participant.id)
         if presence is None or presence.member is not member:
             raise Conflict("you are not connected to this hearing")

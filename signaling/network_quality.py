@@ -129,11 +129,18 @@ class NetworkQuality:
         self._links.pop(participant_id, None)
 
 
-def server_view(quality: ParticipantQuality) -> tuple[float | None, float | None]:
-    """(loss %, RTT ms) of a participant's downlink from the server's RTCP receiver reports.
+def link_sample(figures: dict[str, float], quality: ParticipantQuality | None) -> LinkSample:
+    """The page's own figures with the server's view of its downlink (None: no media yet)."""
+    server_loss, server_rtt = (None, None) if quality is None else _server_view(quality)
+    return LinkSample(
+        figures["loss_pct"], figures["rtt_ms"], figures["down_kbps"], figures["up_kbps"],
+        server_loss, server_rtt,
+    )
 
-    The worst stream counts.
-    """
+
+def _server_view(quality: ParticipantQuality) -> tuple[float | None, float | None]:
+    # (loss %, RTT ms) of the downlink from the server's RTCP receiver reports; the worst
+    # stream counts.
     losses = [q.fraction_lost * 100 for q in quality.receiving.values()]
     rtts = [
         q.round_trip_seconds * 1000

@@ -13,7 +13,7 @@ from typing import Any
 from aiortc import RTCPeerConnection, RTCRtpReceiver
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
 
-from media.aiortc_seam import cache_fingerprints, lean_receivers
+from media.aiortc_admission import cache_fingerprints, lean_receivers
 from media.codecs import add_opus_parameters
 
 from .conftest import HearingFactory, all_frames, eventually

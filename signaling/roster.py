@@ -1,0 +1,66 @@
+"""Who is in a hearing room, as the room keeps it and as each page is shown it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .model import Participant
+from .network_quality import NetworkQuality
+from .room_member import RoomMember, Seat
+
+
+@dataclass
+class Presence:
+    """One participant known to the room: the live page (if any) and what it last said."""
+
+    participant: Participant
+    member: RoomMember | None = None
+    hand: bool = False
+    muted: bool = False
+    audio: bool = True
+    video: bool = True
+    receive_video: bool = True
+
+
+def roster_entry(
+    presence: Presence,
+    seat: Seat,
+    *,
+    reconnecting: bool,
+    quality: NetworkQuality,
+    for_host: bool,
+) -> dict[str, Any]:
+    """One line of the roster; only hosts get the link figures behind the quality level."""
+    p = presence.participant
+    entry: dict[str, Any] = {
+        "id": p.id,
+        "display_name": p.display_name,
+        "role": p.role.value,
+        "state": seat.value,
+        "connected": not reconnecting,
+        "reconnecting": reconnecting,
+        "muted": presence.muted,
+        "hand": presence.hand,
+        "audio": presence.audio,
+        "video": presence.video,
+        "receive_video": presence.receive_video,
+    }
+    level = quality.level(p.id)
+    entry["quality"] = None if level is None else level.value
+    sample = quality.sample(p.id)
+    if for_host and sample is not None:
+        entry["quality_stats"] = sample.to_json()
+    return entry
+
+
+def role_permissions(participant: Participant, *, can_record: bool) -> list[str]:
+    """What a participant's role allows in a room (``record`` only where a recorder runs)."""
+    perms = ["chat", "hand"]
+    if participant.role.can_publish:
+        perms.append("publish")
+    if participant.role.is_host:
+        perms += ["admit", "mute", "remove", "end"]
+        if can_record:
+            perms.append("record")
+    return perms
