@@ -10,7 +10,7 @@ import re
 import threading
 from typing import Any
 
-from aiortc import RTCPeerConnection, RTCRtpReceiver
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
 
 from media.aiortc_admission import cache_fingerprints, lean_receivers
@@ -63,7 +63,7 @@ async def test_lean_receivers_drop_the_estimator_only_for_the_calling_thread() -
 
 
 async def test_cached_fingerprints_match_the_certificate() -> None:
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # gathers: no public STUN
     try:
         pc.addTransceiver("audio")
         certificate: Any = pc._RTCPeerConnection__certificates[0]  # type: ignore[attr-defined]
