@@ -32,15 +32,13 @@ export class LinkMonitor {
     const pc = this.getPc();
     if (!pc || pc.connectionState !== "connected") return;
     const stats = await pc.getStats();
-    let received = 0;
-    let lost = 0;
+    const streams = new Map(); // inbound stream id -> {received, lost}
     let inBytes = 0;
     let outBytes = 0;
     let rtt = null;
     stats.forEach((s) => {
       if (s.type === "inbound-rtp") {
-        received += s.packetsReceived || 0;
-        lost += Math.max(0, s.packetsLost || 0);
+        streams.set(s.id, { received: s.packetsReceived || 0, lost: Math.max(0, s.packetsLost || 0) });
         inBytes += s.bytesReceived || 0;
       } else if (s.type === "outbound-rtp") {
         outBytes += s.bytesSent || 0;
@@ -51,12 +49,20 @@ export class LinkMonitor {
     });
     const now = performance.now();
     const prev = this.prev;
-    this.prev = { pc, received, lost, inBytes, outBytes, at: now };
+    this.prev = { pc, streams, inBytes, outBytes, at: now };
     if (!prev || prev.pc !== pc || now <= prev.at) return;
     const seconds = (now - prev.at) / 1000;
-    const newLost = Math.max(0, lost - prev.lost);
-    const newReceived = Math.max(0, received - prev.received);
-    const lossPct = newLost + newReceived > 0 ? (100 * newLost) / (newLost + newReceived) : 0;
+    // The worst stream counts (as in the server's own RTCP view): retransmissions hide most
+    // video loss, while the same link loses a third of the audio that nothing repairs.
+    let lossPct = 0;
+    streams.forEach((cur, id) => {
+      const before = prev.streams.get(id) || { received: 0, lost: 0 };
+      const newLost = Math.max(0, cur.lost - before.lost);
+      const newReceived = Math.max(0, cur.received - before.received);
+      if (newLost + newReceived > 0) {
+        lossPct = Math.max(lossPct, (100 * newLost) / (newLost + newReceived));
+      }
+    });
     const figures = {
       type: "quality",
       loss_pct: clamp(lossPct, 100),
