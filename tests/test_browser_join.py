@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -15,7 +14,8 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.fixtures.app_server import Api
-from tests.fixtures.browser import PageOpener
+from tests.fixtures.browser import PageOpener, playing_remote_videos
+from tests.fixtures.polling import poll
 
 pytestmark = pytest.mark.browser
 
@@ -120,48 +120,6 @@ async def test_no_token_in_link(live_server: Any, pages: PageOpener) -> None:
     page = await pages.open(f"{live_server.base_url}/join")
     await expect(page.locator("#screen-error")).to_be_visible()
     await expect(page.locator("#error-text")).not_to_be_empty()
-
-
-async def poll(check: Any, timeout: float, what: str) -> Any:
-    """Call ``check()`` until it returns something truthy; fail with ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.25)  # polling interval, not synchronisation
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-
-
-PLAYING_VIDEOS = """
-() => [...document.querySelectorAll('video[data-participant-id]')].map(v => ({
-  pid: v.dataset.participantId, w: v.videoWidth, t: v.currentTime, paused: v.paused,
-}))
-"""
-
-
-async def playing_remote_videos(page: Page, expected: int, timeout: float = 45) -> list[str]:
-    """Wait until ``expected`` remote videos have frames and their time advances."""
-
-    async def snapshot() -> dict[str, tuple[int, float]]:
-        rows = await page.evaluate(PLAYING_VIDEOS)
-        return {r["pid"]: (r["w"], r["t"]) for r in rows if not r["paused"]}
-
-    async def with_frames() -> dict[str, tuple[int, float]] | None:
-        snap = await snapshot()
-        ready = {k: v for k, v in snap.items() if v[0] > 0}
-        return ready if len(ready) >= expected else None
-
-    first = await poll(with_frames, timeout, f"{expected} remote videos with frames")
-
-    async def advanced() -> list[str] | None:
-        now = await snapshot()
-        moving = [pid for pid, (_, t0) in first.items() if pid in now and now[pid][1] > t0]
-        return moving if len(moving) >= expected else None
-
-    result: list[str] = await poll(advanced, 15, "remote videos to keep playing")
-    return result
 
 
 async def test_three_phones_in_one_hearing(admin: Api, pages: PageOpener) -> None:

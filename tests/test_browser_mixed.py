@@ -8,11 +8,10 @@ import aiohttp
 import pytest
 from playwright.async_api import expect
 
-from tests.fixtures.aiortc_page import eventually
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api, LiveServer
-from tests.fixtures.browser import PageOpener
-from tests.test_browser_join import playing_remote_videos
+from tests.fixtures.browser import PageOpener, playing_remote_videos
+from tests.fixtures.polling import eventually
 
 pytestmark = pytest.mark.browser
 

@@ -52,10 +52,7 @@ async def test_hosts_switch_the_record_and_everyone_sees_it(
 async def test_a_failing_recorder_alerts_the_judge_on_the_page(
     live_server: LiveServer, pages: PageOpener
 ) -> None:
-    await live_server.stop()
-    server = TinyDiskServer(live_server.data_dir, live_server.port, live_server.admin_token,
-                            live_server.log_path, dict(live_server.env))
-    await server.start()
+    server = await TinyDiskServer.replacing(live_server)
     try:
         async with aiohttp.ClientSession() as http:
             api = Api(http, server.admin_token, server.base_url)

@@ -6,10 +6,10 @@ import aiohttp
 import pytest
 from playwright.async_api import expect
 
-from tests.fixtures.aiortc_page import eventually
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api, LiveServer
 from tests.fixtures.browser import PageOpener
+from tests.fixtures.polling import eventually
 from tests.test_browser_admin import page_problems, sign_in
 from tests.test_recording import wait_ready
 

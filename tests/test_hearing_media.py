@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from media.aiortc_seam import receiver_decoder_started
-from media.hearing_media import HearingMedia
-from server.state import STATE_KEY
-from tests.fixtures.aiortc_page import eventually
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api
-
-
-def _media(api: Api, hearing_id: str) -> HearingMedia:
-    room = api.http.app[STATE_KEY].rooms.get(hearing_id)  # type: ignore[union-attr]
-    assert room is not None and isinstance(room.media, HearingMedia)
-    return room.media
-
-
-async def _admitted(api: Api, judge: AiortcParticipant, link: dict[str, Any]) -> AiortcParticipant:
-    page = await AiortcParticipant.join(api.http, api.url("/ws"), link)
-    await judge.signaling.send({"type": "admit", "participant_id": link["id"]})
-    await page.signaling.expect("admitted")
-    return page
+from tests.fixtures.hearing_pages import admitted_page, hearing_media
+from tests.fixtures.polling import eventually
 
 
 async def test_three_pages_see_and_hear_each_other_untranscoded(api: Api) -> None:
     hearing = await api.create_hearing()
     judge_link = await api.invite(hearing["id"], "judge")
     judge = await AiortcParticipant.join(api.http, api.url("/ws"), judge_link)
-    plaintiff = await _admitted(api, judge, await api.invite(hearing["id"], "plaintiff"))
-    defendant = await _admitted(api, judge, await api.invite(hearing["id"], "defendant"))
+    plaintiff = await admitted_page(api, judge, await api.invite(hearing["id"], "plaintiff"))
+    defendant = await admitted_page(api, judge, await api.invite(hearing["id"], "defendant"))
     pages = [judge, plaintiff, defendant]
     try:
         for page in pages:
@@ -43,7 +27,7 @@ async def test_three_pages_see_and_hear_each_other_untranscoded(api: Api) -> Non
                                                                             k) >= 15,
                         what=f"{page.participant_id} decodes {kind} of {other.participant_id}",
                     )
-        media = _media(api, hearing["id"])
+        media = hearing_media(api, hearing["id"])
         for pid in media.participant_ids:
             pc = media.session(pid).pc
             assert pc.getReceivers() and pc.getSenders()
@@ -63,9 +47,9 @@ async def test_mute_leave_and_rejoin_through_signaling(api: Api) -> None:
     judge = await AiortcParticipant.join(api.http, api.url("/ws"),
                                          await api.invite(hearing["id"], "judge"))
     witness_link = await api.invite(hearing["id"], "witness")
-    witness = await _admitted(api, judge, witness_link)
+    witness = await admitted_page(api, judge, witness_link)
     observer_link = await api.invite(hearing["id"], "observer")
-    observer = await _admitted(api, judge, observer_link)
+    observer = await admitted_page(api, judge, observer_link)
     lobby_link = await api.invite(hearing["id"], "lawyer")
     waiting = await AiortcParticipant.join(api.http, api.url("/ws"), lobby_link)
     pages = [judge, witness, observer, waiting]
@@ -79,7 +63,7 @@ async def test_mute_leave_and_rejoin_through_signaling(api: Api) -> None:
         await judge.signaling.send({"type": "mute", "participant_id": witness.participant_id,
                                     "muted": True})
         await witness.signaling.expect("muted")
-        media = _media(api, hearing["id"])
+        media = hearing_media(api, hearing["id"])
 
         def forwarded_audio() -> int:
             return sum(c.packets for c in media.metrics().streams

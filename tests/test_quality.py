@@ -6,10 +6,10 @@ import asyncio
 import time
 from typing import Any
 
-from tests.fixtures.aiortc_page import eventually
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api
-from tests.test_reconnection import _admitted, _entry, _events
+from tests.fixtures.hearing_pages import admitted_page, hearing_events, roster_entry
+from tests.fixtures.polling import eventually
 
 GOOD = {"type": "quality", "loss_pct": 0.5, "rtt_ms": 80, "down_kbps": 900, "up_kbps": 450}
 POOR = {"type": "quality", "loss_pct": 14, "rtt_ms": 700, "down_kbps": 120, "up_kbps": 40}
@@ -38,15 +38,15 @@ async def test_quality_reaches_hosts_with_numbers_and_others_as_a_level(api: Api
     judge = await AiortcParticipant.join(api.http, api.url("/ws"),
                                          await api.invite(hearing["id"], "judge"))
     link = await api.invite(hearing["id"], "defendant")
-    villager = await _admitted(api, judge, link)
-    lawyer = await _admitted(api, judge, await api.invite(hearing["id"], "lawyer"))
+    villager = await admitted_page(api, judge, link)
+    lawyer = await admitted_page(api, judge, await api.invite(hearing["id"], "lawyer"))
     try:
         await eventually(lambda: villager.media.frames_from(judge.participant_id, "audio") > 20,
                          what="media flows, so the server has RTCP of its own")
         await villager.signaling.send(GOOD)
         roster = await judge.signaling.expect(
-            "roster", lambda m: "quality_stats" in _entry(m, link["id"]))
-        entry = _entry(roster, link["id"])
+            "roster", lambda m: "quality_stats" in roster_entry(m, link["id"]))
+        entry = roster_entry(roster, link["id"])
         assert entry["quality"] == "good"
         assert entry["quality_stats"]["loss_pct"] == 0.5
         assert entry["quality_stats"]["down_kbps"] == 900
@@ -54,13 +54,13 @@ async def test_quality_reaches_hosts_with_numbers_and_others_as_a_level(api: Api
 
         def judge_sees_poor() -> dict[str, Any] | None:
             frame = _last_roster(judge)
-            return frame if _entry(frame, link["id"]).get("quality") == "poor" else None
+            return frame if roster_entry(frame, link["id"]).get("quality") == "poor" else None
 
         await _report_until(villager, POOR, judge_sees_poor, "the judge sees a poor link")
         # Everyone sees the level next to the name; only hosts get the numbers.
         roster = await lawyer.signaling.expect(
-            "roster", lambda m: _entry(m, link["id"]).get("quality") == "poor")
-        assert "quality_stats" not in _entry(roster, link["id"])
+            "roster", lambda m: roster_entry(m, link["id"]).get("quality") == "poor")
+        assert "quality_stats" not in roster_entry(roster, link["id"])
 
         # Bad figures are refused with a clear error and change nothing.
         await villager.signaling.send({**GOOD, "loss_pct": 150})
@@ -69,7 +69,7 @@ async def test_quality_reaches_hosts_with_numbers_and_others_as_a_level(api: Api
         assert error["fatal"] is False
 
         # The timeline keeps samples on a change of level, not every message.
-        samples = [e for e in await _events(api, hearing["id"])
+        samples = [e for e in await hearing_events(api, hearing["id"])
                    if e["kind"] == "network_quality" and e["actor"] == link["id"]]
         assert [s["data"]["level"] for s in samples] == ["good", "poor"]
         assert samples[1]["data"]["loss_pct"] == 14

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -18,11 +17,11 @@ from playwright.async_api import expect
 
 from server.config import Settings
 from server.state import STATE_KEY
-from tests.fixtures.aiortc_page import eventually
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api
-from tests.fixtures.browser import PageOpener
-from tests.test_browser_join import playing_remote_videos
+from tests.fixtures.browser import PageOpener, playing_remote_videos
+from tests.fixtures.hearing_pages import admitted_page, hearing_events, roster_entry
+from tests.fixtures.polling import eventually
 
 RESTORE_DEADLINE_S = 5.0
 
@@ -34,10 +33,6 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     return Settings(data_dir=tmp_path / "data", heartbeat_s=5.0, reconnect_grace_s=grace)
 
 
-def _entry(roster: dict[str, Any], participant_id: str) -> dict[str, Any]:
-    return next((p for p in roster["participants"] if p["id"] == participant_id), {})
-
-
 async def _cut(page: AiortcParticipant) -> None:
     """Drop the page off the network: no goodbye on signaling, none on media."""
     # aiohttp offers no public abort for a client WebSocket; the connection's transport does.
@@ -46,27 +41,12 @@ async def _cut(page: AiortcParticipant) -> None:
     await ice.stop()
 
 
-async def _admitted(api: Api, judge: AiortcParticipant, link: dict[str, Any]) -> AiortcParticipant:
-    page = await AiortcParticipant.join(api.http, api.url("/ws"), link)
-    await judge.signaling.expect("roster", lambda m: _entry(m, link["id"]).get("state") == "lobby")
-    await judge.signaling.send({"type": "admit", "participant_id": link["id"]})
-    await page.signaling.expect("admitted")
-    return page
-
-
-async def _events(api: Api, hearing_id: str) -> list[dict[str, Any]]:
-    status, body = await api.call("GET", f"/api/hearings/{hearing_id}/events")
-    assert status == 200
-    events: list[dict[str, Any]] = body["events"]
-    return events
-
-
 async def test_dropped_participant_keeps_the_seat_and_media_returns(api: Api) -> None:
     hearing = await api.create_hearing()
     judge = await AiortcParticipant.join(api.http, api.url("/ws"),
                                          await api.invite(hearing["id"], "judge"))
     link = await api.invite(hearing["id"], "witness")
-    witness = await _admitted(api, judge, link)
+    witness = await admitted_page(api, judge, link)
     pages = [judge, witness]
     try:
         await eventually(lambda: judge.media.frames_from(link["id"], "video") > 10,
@@ -74,8 +54,8 @@ async def test_dropped_participant_keeps_the_seat_and_media_returns(api: Api) ->
 
         await _cut(witness)
         roster = await judge.signaling.expect(
-            "roster", lambda m: _entry(m, link["id"]).get("reconnecting") is True)
-        entry = _entry(roster, link["id"])
+            "roster", lambda m: roster_entry(m, link["id"]).get("reconnecting") is True)
+        entry = roster_entry(roster, link["id"])
         assert entry["state"] == "admitted" and entry["connected"] is False
 
         seen = judge.media.frames_from(link["id"], "video")
@@ -92,10 +72,10 @@ async def test_dropped_participant_keeps_the_seat_and_media_returns(api: Api) ->
         await eventually(media_flows, timeout=RESTORE_DEADLINE_S - (time.monotonic() - restored),
                          what="media both ways within 5 s of the return")
         roster = await judge.signaling.expect(
-            "roster", lambda m: _entry(m, link["id"]).get("connected") is True)
-        assert _entry(roster, link["id"])["reconnecting"] is False
+            "roster", lambda m: roster_entry(m, link["id"]).get("connected") is True)
+        assert roster_entry(roster, link["id"])["reconnecting"] is False
 
-        kinds = [(e["kind"], e["data"]) for e in await _events(api, hearing["id"])
+        kinds = [(e["kind"], e["data"]) for e in await hearing_events(api, hearing["id"])
                  if e["actor"] == link["id"]]
         assert ("disconnected", {"grace_s": 60.0}) in kinds
         [gap] = [data["gap_s"] for kind, data in kinds if kind == "reconnected"]
@@ -111,20 +91,21 @@ async def test_after_the_grace_the_seat_is_lost(api: Api) -> None:
     judge = await AiortcParticipant.join(api.http, api.url("/ws"),
                                          await api.invite(hearing["id"], "judge"))
     link = await api.invite(hearing["id"], "witness")
-    witness = await _admitted(api, judge, link)
+    witness = await admitted_page(api, judge, link)
     pages = [judge, witness]
     try:
         await eventually(lambda: judge.media.frames_from(link["id"], "audio") > 5,
                          what="the judge hears the witness")
         await _cut(witness)
-        await judge.signaling.expect("roster", lambda m: _entry(m, link["id"]).get("reconnecting"))
+        await judge.signaling.expect(
+            "roster", lambda m: roster_entry(m, link["id"]).get("reconnecting"))
         # The grace runs out: the witness disappears from the hearing...
-        await judge.signaling.expect("roster", lambda m: _entry(m, link["id"]) == {})
+        await judge.signaling.expect("roster", lambda m: roster_entry(m, link["id"]) == {})
         # ...and on return waits in the lobby for the judge again.
         witness = await AiortcParticipant.join(api.http, api.url("/ws"), link)
         pages.append(witness)
         assert witness.signaling.frames[0]["you"]["state"] == "lobby"
-        assert "seat_lost" in [e["kind"] for e in await _events(api, hearing["id"])]
+        assert "seat_lost" in [e["kind"] for e in await hearing_events(api, hearing["id"])]
     finally:
         for page in pages:
             await page.close()
@@ -135,12 +116,12 @@ async def test_a_participant_who_leaves_gives_the_seat_up(api: Api) -> None:
     judge = await AiortcParticipant.join(api.http, api.url("/ws"),
                                          await api.invite(hearing["id"], "judge"))
     link = await api.invite(hearing["id"], "witness")
-    witness = await _admitted(api, judge, link)
+    witness = await admitted_page(api, judge, link)
     pages = [judge, witness]
     try:
         await witness.signaling.send({"type": "leave"})
         assert await witness.signaling.closed() == 1000
-        roster = await judge.signaling.expect("roster", lambda m: _entry(m, link["id"]) == {})
+        roster = await judge.signaling.expect("roster", lambda m: roster_entry(m, link["id"]) == {})
         assert roster["participants"]
         witness = await AiortcParticipant.join(api.http, api.url("/ws"), link)
         pages.append(witness)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import subprocess
@@ -16,9 +15,10 @@ import pytest
 
 from media.recording.manifest import verify
 from server.config import Settings
-from tests.fixtures.aiortc_page import eventually
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import REPO, Api
+from tests.fixtures.hearing_pages import admitted_page
+from tests.fixtures.polling import eventually, poll
 
 RECORDED_S = 5.0
 
@@ -27,13 +27,6 @@ RECORDED_S = 5.0
 def settings(tmp_path: Path) -> Settings:
     """Two-second segments, so a five-second hearing has several per track."""
     return Settings(data_dir=tmp_path / "data", heartbeat_s=5.0, recording_segment_s=2)
-
-
-async def _admitted(api: Api, judge: AiortcParticipant, link: dict[str, Any]) -> AiortcParticipant:
-    page = await AiortcParticipant.join(api.http, api.url("/ws"), link)
-    await judge.signaling.send({"type": "admit", "participant_id": link["id"]})
-    await page.signaling.expect("admitted")
-    return page
 
 
 async def recording_state(api: Api, hearing_id: str) -> dict[str, Any]:
@@ -47,15 +40,12 @@ async def wait_ready(api: Api, hearing_id: str) -> dict[str, Any]:
     """Poll the clerk's list until the recording is ready (or failed)."""
     found: dict[str, Any] = {}
 
-    async def poll() -> bool:
+    async def settled() -> bool:
         nonlocal found
         found = await recording_state(api, hearing_id)
         return found.get("state") in ("ready", "failed")
 
-    deadline = time.monotonic() + 60
-    while not await poll():
-        assert time.monotonic() < deadline, f"recording never became ready: {found}"
-        await asyncio.sleep(0.2)  # polling interval, bounded by the deadline above
+    await poll(settled, 60, f"hearing {hearing_id}'s recording to be ready", interval=0.2)
     assert found["state"] == "ready", found
     return found
 
@@ -84,9 +74,9 @@ async def test_three_party_hearing_is_recorded_composited_signed_and_verifiable(
     welcome = judge.signaling.frames[0]
     # A court hearing goes on the record as soon as it opens; hosts may switch it.
     assert welcome["hearing"]["on_record"] is True and "record" in welcome["permissions"]
-    plaintiff = await _admitted(api, judge, await api.invite(hearing["id"], "plaintiff",
+    plaintiff = await admitted_page(api, judge, await api.invite(hearing["id"], "plaintiff",
                                                             "Асқар Нұрланұлы"))
-    defendant = await _admitted(api, judge, await api.invite(hearing["id"], "defendant",
+    defendant = await admitted_page(api, judge, await api.invite(hearing["id"], "defendant",
                                                             "Иван Петров"))
     pages = [judge, plaintiff, defendant]
     try:
@@ -178,7 +168,7 @@ async def test_h264_hearing_is_recorded_to_matroska(api: Api, settings: Settings
     hearing = await api.create_hearing(video_codec="h264")
     judge = await AiortcParticipant.join(api.http, api.url("/ws"),
                                          await api.invite(hearing["id"], "judge"))
-    witness = await _admitted(api, judge, await api.invite(hearing["id"], "witness"))
+    witness = await admitted_page(api, judge, await api.invite(hearing["id"], "witness"))
     try:
         await eventually(lambda: judge.media.frames_from(witness.participant_id, "video") > 60,
                          what="two seconds of the witness's H.264 video")
@@ -204,7 +194,7 @@ async def test_mediation_starts_off_the_record_until_a_host_switches_it_on(api: 
     hearing = await api.create_hearing(kind="mediation")
     mediator = await AiortcParticipant.join(api.http, api.url("/ws"),
                                             await api.invite(hearing["id"], "mediator"))
-    party = await _admitted(api, mediator, await api.invite(hearing["id"], "respondent"))
+    party = await admitted_page(api, mediator, await api.invite(hearing["id"], "respondent"))
     try:
         assert mediator.signaling.frames[0]["hearing"]["on_record"] is False
         await party.signaling.send({"type": "record", "on": True})

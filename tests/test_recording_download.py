@@ -10,9 +10,9 @@ import pytest
 from yarl import URL
 
 from server.config import Settings
-from tests.fixtures.aiortc_page import eventually
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api
+from tests.fixtures.polling import eventually
 from tests.test_recording import wait_ready
 
 

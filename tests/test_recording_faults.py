@@ -14,9 +14,9 @@ import av
 import pytest
 
 from media.recording.manifest import verify
-from tests.fixtures.aiortc_page import eventually
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import REPO, Api, LiveServer
+from tests.fixtures.polling import eventually
 from tests.fixtures.tiny_disk_server import TinyDiskServer
 
 
@@ -84,10 +84,7 @@ async def test_sigkill_mid_recording_leaves_closed_segments_signed_and_marked_in
 async def test_full_disk_alerts_hosts_the_hearing_goes_on_and_the_timeline_shows_the_gap(
     live_server: LiveServer, http: aiohttp.ClientSession
 ) -> None:
-    await live_server.stop()
-    server = TinyDiskServer(live_server.data_dir, live_server.port, live_server.admin_token,
-                            live_server.log_path, dict(live_server.env))
-    await server.start()
+    server = await TinyDiskServer.replacing(live_server)
     try:
         api = Api(http, server.admin_token, server.base_url)
         hearing = await api.create_hearing()

@@ -16,6 +16,7 @@ import pytest
 
 from server.config import Settings
 from tests.fixtures.app_server import Api
+from tests.fixtures.polling import poll
 from tests.fixtures.signaling_client import SignalingClient
 
 
@@ -149,14 +150,12 @@ async def test_dead_page_is_detected_by_heartbeat(api: Api, settings: Settings) 
     ws = await api.http.ws_connect(api.url("/ws"), autoping=False)
     await ws.send_json({"type": "hello", "token": judge_link["token"], "protocol": 1})
     assert (await ws.receive_json())["type"] == "welcome"
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + settings.heartbeat_s * 4
-    while True:
+
+    async def noticed() -> bool:
         _, detail = await api.call("GET", f"/api/hearings/{hearing['id']}")
-        if detail["participants"][0]["state"] == "offline":
-            break
-        assert loop.time() < deadline, "the dead page was never noticed"
-        await asyncio.sleep(0.2)
+        return bool(detail["participants"][0]["state"] == "offline")
+
+    await poll(noticed, settings.heartbeat_s * 4, "the dead page to be noticed", interval=0.2)
     await ws.close()
 
 

@@ -20,14 +20,13 @@ from playwright.async_api import expect
 
 from server.config import Settings
 from server.ice import sfu_ice_servers
-from tests.fixtures.aiortc_page import eventually
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api
-from tests.fixtures.browser import PageOpener
+from tests.fixtures.browser import PageOpener, playing_remote_videos
 from tests.fixtures.page_rtc import RTC_INIT_SCRIPT, latest_pc_stats
+from tests.fixtures.polling import eventually, poll
 from tests.fixtures.signaling_client import SignalingClient
 from tests.fixtures.turn_server import TurnServer
-from tests.test_browser_join import playing_remote_videos, poll
 
 
 @pytest.fixture

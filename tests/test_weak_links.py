@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiortc import RTCPeerConnection
 from playwright.async_api import expect
 
-from server.state import STATE_KEY
-from tests.fixtures.aiortc_page import eventually
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api, hearing_body
-from tests.fixtures.browser import PageOpener
+from tests.fixtures.browser import PageOpener, playing_remote_videos
+from tests.fixtures.hearing_pages import admitted_page, hearing_events, hearing_media, roster_entry
 from tests.fixtures.packet_loss import downlink_loss, require_nftables
 from tests.fixtures.page_rtc import RTC_INIT_SCRIPT, latest_pc_stats
+from tests.fixtures.polling import eventually, poll
 from tests.fixtures.voice import give_voice
-from tests.test_browser_join import playing_remote_videos
-from tests.test_reconnection import _admitted, _entry, _events
 
 
 async def _received_packets(pc: RTCPeerConnection) -> dict[str, int]:
@@ -40,7 +36,7 @@ async def test_audio_only_participant_receives_no_video(api: Api) -> None:
     judge = await AiortcParticipant.join(api.http, api.url("/ws"),
                                          await api.invite(hearing["id"], "judge"))
     link = await api.invite(hearing["id"], "defendant")
-    villager = await _admitted(api, judge, link)
+    villager = await admitted_page(api, judge, link)
     try:
         # The judge speaks: an audio-only page receives only the active speakers' audio.
         await give_voice(judge.media, speaking=True)
@@ -49,8 +45,8 @@ async def test_audio_only_participant_receives_no_video(api: Api) -> None:
 
         await villager.signaling.send({"type": "receive_video", "enabled": False})
         roster = await judge.signaling.expect(
-            "roster", lambda m: _entry(m, link["id"]).get("receive_video") is False)
-        assert _entry(roster, link["id"])["state"] == "admitted"
+            "roster", lambda m: roster_entry(m, link["id"]).get("receive_video") is False)
+        assert roster_entry(roster, link["id"])["state"] == "admitted"
         # Packets already on the wire may still land: measure from the next stable count.
         samples: list[dict[str, int]] = []
 
@@ -60,7 +56,7 @@ async def test_audio_only_participant_receives_no_video(api: Api) -> None:
                     and samples[-1]["video"] == samples[-10]["video"]
                     and samples[-1]["audio"] > samples[-10]["audio"] + 10)
 
-        await _poll(video_stopped, "no video packets for 0.5 s while audio flows")
+        await poll(video_stopped, 15, "no video packets for 0.5 s while audio flows", interval=0.05)
         before = samples[-1]
         heard = villager.media.frames_from(judge.participant_id, "audio")
         await eventually(lambda: villager.media.frames_from(judge.participant_id, "audio")
@@ -75,7 +71,8 @@ async def test_audio_only_participant_receives_no_video(api: Api) -> None:
 
         await villager.signaling.send({"type": "receive_video", "enabled": True})
         await _video_resumes(villager, before["video"])
-        kinds = [e["kind"] for e in await _events(api, hearing["id"]) if e["actor"] == link["id"]]
+        kinds = [e["kind"] for e in await hearing_events(api, hearing["id"])
+                 if e["actor"] == link["id"]]
         assert "audio_only" in kinds and "video_resumed" in kinds
     finally:
         await villager.close()
@@ -88,22 +85,12 @@ async def _video_resumes(page: AiortcParticipant, video_before: int) -> None:
     async def resumed() -> bool:
         return (await _received_packets(page.media.pc))["video"] > video_before + 20
 
-    await _poll(resumed, "video packets again after receive_video true")
-
-
-async def _poll(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.05)
+    await poll(resumed, 15, "video packets again after receive_video true", interval=0.05)
 
 
 def _video_bytes_in(api: Api, hearing_id: str, participant_id: str) -> int:
     """Bytes of the participant's camera that reached the server so far."""
-    room = api.http.app[STATE_KEY].rooms.get(hearing_id)  # type: ignore[union-attr]
-    assert room is not None and room.media is not None
-    return sum(c.bytes for c in room.media.metrics().streams
+    return sum(c.bytes for c in hearing_media(api, hearing_id).metrics().streams
                if c.participant_id == participant_id and c.kind == "video"
                and c.direction == "in")
 
@@ -131,13 +118,13 @@ async def test_publishers_video_bitrate_is_capped_per_hearing(
         return time.monotonic() - start > 3 and _video_bytes_in(api, hearing["id"],
                                                                  judge["id"]) > 0
 
-    await _poll(ramped, "the judge's camera reaches the server")
+    await poll(ramped, 15, "the judge's camera reaches the server", interval=0.05)
     bytes_before, t0 = _video_bytes_in(api, hearing["id"], judge["id"]), time.monotonic()
 
     async def five_seconds() -> bool:
         return time.monotonic() - t0 >= 5
 
-    await _poll(five_seconds, "five seconds of video")
+    await poll(five_seconds, 15, "five seconds of video", interval=0.05)
     kbps = (_video_bytes_in(api, hearing["id"], judge["id"]) - bytes_before) * 8 / 1000 / (
         time.monotonic() - t0)
     stats = await latest_pc_stats(page)
@@ -200,13 +187,13 @@ async def test_a_phone_on_a_lossy_link_switches_itself_to_audio_only(
             now = await latest_pc_stats(phone)
             return now is not None and now["inbound"]["audio"] > start["inbound"]["audio"] + 100
 
-        await _poll(two_more_seconds_of_audio, "two seconds more of the judge's audio")
+        await poll(two_more_seconds_of_audio, 15, "two seconds more of the judge's audio")
     after = await latest_pc_stats(phone)
     assert after is not None and after["inbound"]["video"] == windows[1]["inbound"]["video"], (
         "video packets still reach a page in audio-only mode")
-    kinds = [e["kind"] for e in await _events(api, hearing["id"])
+    kinds = [e["kind"] for e in await hearing_events(api, hearing["id"])
              if e["actor"] == villager_link["id"]]
     assert "audio_only" in kinds
-    levels = [e["data"]["level"] for e in await _events(api, hearing["id"])
+    levels = [e["data"]["level"] for e in await hearing_events(api, hearing["id"])
               if e["kind"] == "network_quality" and e["actor"] == villager_link["id"]]
     assert "poor" in levels

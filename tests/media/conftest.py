@@ -8,13 +8,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from media import HearingMedia
-from tests.fixtures.aiortc_page import (
-    DEADLINE,
-    Client,
-    MovingVideoTrack,
-    ReceivedTrack,
-    eventually,
-)
+from tests.fixtures.aiortc_page import Client, MovingVideoTrack, ReceivedTrack
+from tests.fixtures.polling import DEADLINE, eventually
 
 __all__ = ["DEADLINE", "Client", "MovingVideoTrack", "ReceivedTrack", "eventually"]
 
