@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from media.aiortc_seam import receiver_decoder_started
-from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api
-from tests.fixtures.hearing_pages import admitted_page, hearing_media
+from tests.fixtures.hearing_pages import admitted_page, hearing_media, joined_page
 from tests.fixtures.polling import eventually
 
 
 async def test_three_pages_see_and_hear_each_other_untranscoded(api: Api) -> None:
     hearing = await api.create_hearing()
     judge_link = await api.invite(hearing["id"], "judge")
-    judge = await AiortcParticipant.join(api.http, api.url("/ws"), judge_link)
+    judge = await joined_page(api, judge_link)
     plaintiff = await admitted_page(api, judge, await api.invite(hearing["id"], "plaintiff"))
     defendant = await admitted_page(api, judge, await api.invite(hearing["id"], "defendant"))
     pages = [judge, plaintiff, defendant]
@@ -44,14 +43,13 @@ async def test_three_pages_see_and_hear_each_other_untranscoded(api: Api) -> Non
 
 async def test_mute_leave_and_rejoin_through_signaling(api: Api) -> None:
     hearing = await api.create_hearing()
-    judge = await AiortcParticipant.join(api.http, api.url("/ws"),
-                                         await api.invite(hearing["id"], "judge"))
+    judge = await joined_page(api, await api.invite(hearing["id"], "judge"))
     witness_link = await api.invite(hearing["id"], "witness")
     witness = await admitted_page(api, judge, witness_link)
     observer_link = await api.invite(hearing["id"], "observer")
     observer = await admitted_page(api, judge, observer_link)
     lobby_link = await api.invite(hearing["id"], "lawyer")
-    waiting = await AiortcParticipant.join(api.http, api.url("/ws"), lobby_link)
+    waiting = await joined_page(api, lobby_link)
     pages = [judge, witness, observer, waiting]
     try:
         await eventually(lambda: judge.media.frames_from(witness.participant_id, "audio") > 20,
@@ -77,7 +75,7 @@ async def test_mute_leave_and_rejoin_through_signaling(api: Api) -> None:
         assert forwarded_audio() - before < 5, "audio still forwarded while muted"
 
         await witness.close()
-        witness = await AiortcParticipant.join(api.http, api.url("/ws"), witness_link)
+        witness = await joined_page(api, witness_link)
         assert witness.signaling.frames[0]["you"]["state"] == "admitted"  # seat kept
         pages[1] = witness
         await eventually(lambda: sum(t.frames for t in judge.media.tracks(

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api
-from tests.fixtures.hearing_pages import admitted_page, hearing_events, roster_entry
+from tests.fixtures.hearing_pages import admitted_page, hearing_events, joined_page, roster_entry
 from tests.fixtures.polling import eventually
 
 GOOD = {"type": "quality", "loss_pct": 0.5, "rtt_ms": 80, "down_kbps": 900, "up_kbps": 450}
@@ -35,8 +35,7 @@ def _last_roster(page: AiortcParticipant) -> dict[str, Any]:
 
 async def test_quality_reaches_hosts_with_numbers_and_others_as_a_level(api: Api) -> None:
     hearing = await api.create_hearing()
-    judge = await AiortcParticipant.join(api.http, api.url("/ws"),
-                                         await api.invite(hearing["id"], "judge"))
+    judge = await joined_page(api, await api.invite(hearing["id"], "judge"))
     link = await api.invite(hearing["id"], "defendant")
     villager = await admitted_page(api, judge, link)
     lawyer = await admitted_page(api, judge, await api.invite(hearing["id"], "lawyer"))

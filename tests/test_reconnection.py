@@ -20,7 +20,7 @@ from server.state import STATE_KEY
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api
 from tests.fixtures.browser import PageOpener, playing_remote_videos
-from tests.fixtures.hearing_pages import admitted_page, hearing_events, roster_entry
+from tests.fixtures.hearing_pages import admitted_page, hearing_events, joined_page, roster_entry
 from tests.fixtures.polling import eventually
 
 RESTORE_DEADLINE_S = 5.0
@@ -43,8 +43,7 @@ async def _cut(page: AiortcParticipant) -> None:
 
 async def test_dropped_participant_keeps_the_seat_and_media_returns(api: Api) -> None:
     hearing = await api.create_hearing()
-    judge = await AiortcParticipant.join(api.http, api.url("/ws"),
-                                         await api.invite(hearing["id"], "judge"))
+    judge = await joined_page(api, await api.invite(hearing["id"], "judge"))
     link = await api.invite(hearing["id"], "witness")
     witness = await admitted_page(api, judge, link)
     pages = [judge, witness]
@@ -60,7 +59,7 @@ async def test_dropped_participant_keeps_the_seat_and_media_returns(api: Api) ->
 
         seen = judge.media.frames_from(link["id"], "video")
         restored = time.monotonic()
-        witness = await AiortcParticipant.join(api.http, api.url("/ws"), link)
+        witness = await joined_page(api, link)
         pages.append(witness)
         assert witness.signaling.frames[0]["you"]["state"] == "admitted"  # no lobby again
 
@@ -88,8 +87,7 @@ async def test_dropped_participant_keeps_the_seat_and_media_returns(api: Api) ->
 @pytest.mark.parametrize("settings", [1.0], indirect=True)
 async def test_after_the_grace_the_seat_is_lost(api: Api) -> None:
     hearing = await api.create_hearing()
-    judge = await AiortcParticipant.join(api.http, api.url("/ws"),
-                                         await api.invite(hearing["id"], "judge"))
+    judge = await joined_page(api, await api.invite(hearing["id"], "judge"))
     link = await api.invite(hearing["id"], "witness")
     witness = await admitted_page(api, judge, link)
     pages = [judge, witness]
@@ -102,7 +100,7 @@ async def test_after_the_grace_the_seat_is_lost(api: Api) -> None:
         # The grace runs out: the witness disappears from the hearing...
         await judge.signaling.expect("roster", lambda m: roster_entry(m, link["id"]) == {})
         # ...and on return waits in the lobby for the judge again.
-        witness = await AiortcParticipant.join(api.http, api.url("/ws"), link)
+        witness = await joined_page(api, link)
         pages.append(witness)
         assert witness.signaling.frames[0]["you"]["state"] == "lobby"
         assert "seat_lost" in [e["kind"] for e in await hearing_events(api, hearing["id"])]
@@ -113,8 +111,7 @@ async def test_after_the_grace_the_seat_is_lost(api: Api) -> None:
 
 async def test_a_participant_who_leaves_gives_the_seat_up(api: Api) -> None:
     hearing = await api.create_hearing()
-    judge = await AiortcParticipant.join(api.http, api.url("/ws"),
-                                         await api.invite(hearing["id"], "judge"))
+    judge = await joined_page(api, await api.invite(hearing["id"], "judge"))
     link = await api.invite(hearing["id"], "witness")
     witness = await admitted_page(api, judge, link)
     pages = [judge, witness]
@@ -123,7 +120,7 @@ async def test_a_participant_who_leaves_gives_the_seat_up(api: Api) -> None:
         assert await witness.signaling.closed() == 1000
         roster = await judge.signaling.expect("roster", lambda m: roster_entry(m, link["id"]) == {})
         assert roster["participants"]
-        witness = await AiortcParticipant.join(api.http, api.url("/ws"), link)
+        witness = await joined_page(api, link)
         pages.append(witness)
         assert witness.signaling.frames[0]["you"]["state"] == "lobby"
     finally:

@@ -15,9 +15,8 @@ import pytest
 
 from media.recording.manifest import verify
 from server.config import Settings
-from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import REPO, Api
-from tests.fixtures.hearing_pages import admitted_page
+from tests.fixtures.hearing_pages import admitted_page, joined_page
 from tests.fixtures.polling import eventually, poll
 
 RECORDED_S = 5.0
@@ -70,7 +69,7 @@ async def test_three_party_hearing_is_recorded_composited_signed_and_verifiable(
 ) -> None:
     hearing = await api.create_hearing(case_number="2-77/2026", title="Алимент дауы")
     judge_link = await api.invite(hearing["id"], "judge", "Судья Әлия Серікқызы")
-    judge = await AiortcParticipant.join(api.http, api.url("/ws"), judge_link)
+    judge = await joined_page(api, judge_link)
     welcome = judge.signaling.frames[0]
     # A court hearing goes on the record as soon as it opens; hosts may switch it.
     assert welcome["hearing"]["on_record"] is True and "record" in welcome["permissions"]
@@ -166,8 +165,7 @@ async def test_three_party_hearing_is_recorded_composited_signed_and_verifiable(
 
 async def test_h264_hearing_is_recorded_to_matroska(api: Api, settings: Settings) -> None:
     hearing = await api.create_hearing(video_codec="h264")
-    judge = await AiortcParticipant.join(api.http, api.url("/ws"),
-                                         await api.invite(hearing["id"], "judge"))
+    judge = await joined_page(api, await api.invite(hearing["id"], "judge"))
     witness = await admitted_page(api, judge, await api.invite(hearing["id"], "witness"))
     try:
         await eventually(lambda: judge.media.frames_from(witness.participant_id, "video") > 60,
@@ -192,8 +190,7 @@ async def test_h264_hearing_is_recorded_to_matroska(api: Api, settings: Settings
 
 async def test_mediation_starts_off_the_record_until_a_host_switches_it_on(api: Api) -> None:
     hearing = await api.create_hearing(kind="mediation")
-    mediator = await AiortcParticipant.join(api.http, api.url("/ws"),
-                                            await api.invite(hearing["id"], "mediator"))
+    mediator = await joined_page(api, await api.invite(hearing["id"], "mediator"))
     party = await admitted_page(api, mediator, await api.invite(hearing["id"], "respondent"))
     try:
         assert mediator.signaling.frames[0]["hearing"]["on_record"] is False

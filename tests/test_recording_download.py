@@ -10,8 +10,8 @@ import pytest
 from yarl import URL
 
 from server.config import Settings
-from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api
+from tests.fixtures.hearing_pages import joined_page
 from tests.fixtures.polling import eventually
 from tests.test_recording import wait_ready
 
@@ -40,8 +40,7 @@ async def test_only_admins_and_the_hearings_clerks_download_and_every_download_i
     plaintiff = await api.invite(hid, "plaintiff")
     other_hearing = await api.create_hearing()
     other_clerk = await api.invite(other_hearing["id"], "clerk")
-    judge = await AiortcParticipant.join(api.http, api.url("/ws"),
-                                         await api.invite(hid, "judge"))
+    judge = await joined_page(api, await api.invite(hid, "judge"))
     folder = settings.data_dir / "recordings" / hid
     try:
         await eventually(

@@ -20,9 +20,9 @@ from playwright.async_api import expect
 
 from server.config import Settings
 from server.ice import sfu_ice_servers
-from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api
 from tests.fixtures.browser import PageOpener, playing_remote_videos
+from tests.fixtures.hearing_pages import joined_page
 from tests.fixtures.page_rtc import RTC_INIT_SCRIPT, latest_pc_stats
 from tests.fixtures.polling import eventually, poll
 from tests.fixtures.signaling_client import SignalingClient
@@ -86,8 +86,7 @@ async def test_chromium_behind_a_tcp_only_firewall_joins_through_turn(
     api: Api, pages: PageOpener, turn_server: TurnServer
 ) -> None:
     hearing = await api.create_hearing(language="en")
-    judge = await AiortcParticipant.join(api.http, api.url("/ws"),
-                                         await api.invite(hearing["id"], "judge"))
+    judge = await joined_page(api, await api.invite(hearing["id"], "judge"))
     witness = await api.invite(hearing["id"], "witness", "Witness Behind Walls")
     page = await pages.open(phone=False)
     await page.context.add_init_script(RTC_INIT_SCRIPT)

@@ -13,7 +13,13 @@ from playwright.async_api import expect
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import Api, hearing_body
 from tests.fixtures.browser import PageOpener, playing_remote_videos
-from tests.fixtures.hearing_pages import admitted_page, hearing_events, hearing_media, roster_entry
+from tests.fixtures.hearing_pages import (
+    admitted_page,
+    hearing_events,
+    hearing_media,
+    joined_page,
+    roster_entry,
+)
 from tests.fixtures.packet_loss import downlink_loss, require_nftables
 from tests.fixtures.page_rtc import RTC_INIT_SCRIPT, latest_pc_stats
 from tests.fixtures.polling import eventually, poll
@@ -33,8 +39,7 @@ async def _received_packets(pc: RTCPeerConnection) -> dict[str, int]:
 
 async def test_audio_only_participant_receives_no_video(api: Api) -> None:
     hearing = await api.create_hearing()
-    judge = await AiortcParticipant.join(api.http, api.url("/ws"),
-                                         await api.invite(hearing["id"], "judge"))
+    judge = await joined_page(api, await api.invite(hearing["id"], "judge"))
     link = await api.invite(hearing["id"], "defendant")
     villager = await admitted_page(api, judge, link)
     try:
