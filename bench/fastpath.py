@@ -35,6 +35,8 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtcdtlstransport import State
 from aiortc.rtp import HeaderExtensions
 
+from media.rtp_packets import is_srtp
+
 from .media_files import EncodedMedia
 
 _CLOCK = {"audio": 48000, "video": 90000}
@@ -331,13 +333,7 @@ class LoadIngress:
     def _datagram_received(self, data: bytes, component: int) -> None:
         transport = self._transport
         srtp = transport._rx_srtp
-        if (
-            srtp is None
-            or len(data) < 12
-            or not 127 < data[0] < 192
-            or 191 < data[1] < 224
-            or transport._state is not State.CONNECTED
-        ):
+        if srtp is None or not is_srtp(data) or transport._state is not State.CONNECTED:
             self._queue_datagram(data, component)
             return
         try:

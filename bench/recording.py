@@ -90,10 +90,10 @@ class _Events:
     def __init__(self) -> None:
         self.faults: list[str] = []
 
-    def recorder_fault(self, recorder: Any, reason: str) -> None:
+    def track_fault(self, recorder: Any, reason: str) -> None:
         self.faults.append(reason)
 
-    def recorder_resumed(self, recorder: Any) -> None:
+    def track_resumed(self, recorder: Any) -> None:
         pass
 
     def segment_closed(self, recorder: Any, segment: ClosedSegment) -> None:

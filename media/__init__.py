@@ -1,7 +1,9 @@
-"""Qashyq media plane: an RTP-forwarding SFU on aiortc (no transcoding).
+"""Qashyq media plane: an RTP-forwarding SFU on aiortc (no transcoding), and the recorder.
 
-Import rule: this package imports neither aiohttp, redis nor ``signaling``; events travel
-upward through the ``MediaSignal`` protocol.
+Import rule (``tests/test_import_rules.py``): this package imports neither aiohttp, redis nor
+``signaling``. ``signaling`` imports only the names of ``media.plane`` (the contract between
+a hearing and its media, re-exported here); events travel upward through its protocols. The
+server, which wires things, also builds the concrete classes below.
 """
 
 from .errors import (
@@ -10,14 +12,29 @@ from .errors import (
     InvalidCandidate,
     InvalidMediaConfig,
     InvalidParticipantId,
-    MediaError,
     NoOfferPending,
     ParticipantAlreadyJoined,
     UnknownParticipant,
 )
-from .hearing_media import HearingMedia, MediaSignal, ParticipantQuality
+from .hearing_media import HearingMedia
 from .ice import IceServer
-from .metrics import HearingMetrics, StreamCounters, render_prometheus
+from .metrics import StreamCounters, render_prometheus
+from .plane import (
+    HearingMetrics,
+    LinkQuality,
+    MediaError,
+    MediaPlane,
+    MediaSignal,
+    OfferedStream,
+    ParticipantQuality,
+    Recorder,
+    RecorderFault,
+    RecorderListener,
+    RecorderStart,
+    StreamMap,
+    TimelineEntry,
+    VideoCodec,
+)
 from .published_stream import ForwardedPacket, PacketSink, PublishedStream
 
 __all__ = [
@@ -30,14 +47,24 @@ __all__ = [
     "InvalidCandidate",
     "InvalidMediaConfig",
     "InvalidParticipantId",
+    "LinkQuality",
     "MediaError",
+    "MediaPlane",
     "MediaSignal",
     "NoOfferPending",
+    "OfferedStream",
     "PacketSink",
     "ParticipantAlreadyJoined",
     "ParticipantQuality",
     "PublishedStream",
+    "Recorder",
+    "RecorderFault",
+    "RecorderListener",
+    "RecorderStart",
     "StreamCounters",
+    "StreamMap",
+    "TimelineEntry",
     "UnknownParticipant",
+    "VideoCodec",
     "render_prometheus",
 ]

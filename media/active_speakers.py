@@ -99,14 +99,15 @@ class ActiveSpeakers:
     """The hearing's active speakers, and the audio forwarded to its audio-only participants.
 
     A ``StreamObserver`` of ``HearingMedia``: every published audio stream gets a
-    ``LevelMeter``. ``set_audio_only`` marks the participants who receive only the speakers.
+    ``LevelMeter``. ``set_receive_video(pid, False)`` marks the participants in audio-only
+    mode, who receive only the speakers.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._meters: dict[PublishedStream, LevelMeter] = {}
         self._speakers: list[LevelMeter] = []
-        self._audio_only: set[str] = set()
+        self._without_video: set[str] = set()
         self.next_tick = clock() + TICK_S
 
     @property
@@ -135,14 +136,15 @@ class ActiveSpeakers:
             self._speakers.remove(meter)
             self._gate_all()
 
-    def set_audio_only(self, participant_id: str, audio_only: bool) -> None:
-        """Send ``participant_id`` only the active speakers' audio (or everyone's again)."""
-        if audio_only == (participant_id in self._audio_only):
+    def set_receive_video(self, participant_id: str, receive_video: bool) -> None:
+        """Audio-only mode (``receive_video`` False): ``participant_id`` gets only the active
+        speakers' audio; with video it gets everyone's again."""
+        if receive_video != (participant_id in self._without_video):
             return
-        if audio_only:
-            self._audio_only.add(participant_id)
+        if receive_video:
+            self._without_video.discard(participant_id)
         else:
-            self._audio_only.discard(participant_id)
+            self._without_video.add(participant_id)
         self._gate_all()
 
     def evaluate(self, now: float) -> None:
@@ -177,7 +179,9 @@ class ActiveSpeakers:
         for sink in stream.sinks:
             if isinstance(sink, Subscription):
                 listener = sink.subscriber_id
-                sink.set_paused(listener in self._audio_only and not self._heard(meter, listener))
+                sink.set_paused(
+                    listener in self._without_video and not self._heard(meter, listener)
+                )
 
     def _heard(self, meter: LevelMeter | None, listener: str) -> bool:
         # In the order they were chosen, so a listener's pair does not flap with loudness.

@@ -17,9 +17,10 @@ Hooks used:
 - ``RTCDtlsTransport._send_rtp`` (writes a serialized RTCP packet through SRTP),
   ``._register_rtp_receiver`` / ``._unregister_rtp_receiver``,
   ``._rtp_header_extensions_map`` (its public ``get``/``set`` only).
-- The forwarding fast path (``FastIngress``, ``Transport.send_rtp``): the server transport's
-  ``RTCDtlsTransport._handle_rtp_data`` is replaced on that instance so packets of our own
-  publishers skip aiortc's ``RtpPacket`` parser and router; egress protects with the
+- The forwarding fast path (``FastIngress`` in ``aiortc_fast_ingress.py``,
+  ``Transport.send_rtp``): the server transport's ``RTCDtlsTransport._handle_rtp_data`` is
+  replaced on that instance so packets of our own publishers skip aiortc's ``RtpPacket``
+  parser and router; egress protects with the
   transport's ``_tx_srtp`` (``_state`` must be ``State.CONNECTED``) and writes straight to the
   nominated ICE pair's datagram transport (``RTCIceTransport._connection._nominated[1]``,
   ``CandidatePair.protocol.transport`` / ``.remote_addr``), instead of three coroutine layers.
@@ -28,12 +29,9 @@ Hooks used:
 from __future__ import annotations
 
 import asyncio
-import logging
-import struct
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pylibsrtp
 from aiortc import (
@@ -41,18 +39,13 @@ from aiortc import (
     RTCRtpReceiver,
     RTCRtpSender,
     RTCRtpTransceiver,
-    clock,
 )
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import State
-from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtcpPacket, RtcpSrPacket, RtpPacket
+from aiortc.rtp import RtcpPacket, RtcpSrPacket, RtpPacket
 
-from .rtp_packets import ExtensionIds, parse_received
-
-logger = logging.getLogger(__name__)
-
-RtpHandler = Callable[[RtpPacket], Awaitable[None]]
-RtcpHandler = Callable[[Any], Awaitable[None]]
+from .aiortc_fast_ingress import FastIngress
+from .rtp_packets import ExtensionIds, extension_ids
 
 
 @dataclass(frozen=True)
@@ -196,156 +189,23 @@ def receiver_decoder_started(receiver: RTCRtpReceiver) -> bool:
     return hooked._RTCRtpReceiver__decoder_thread is not None
 
 
-def extension_ids(extensions_map: HeaderExtensionsMap) -> ExtensionIds:
-    """Which one-byte ids a connection negotiated, read through the map's public ``set``."""
+class ReceiverListener(Protocol):
+    """What a server receiver hands over instead of decoding (one per publish m-line)."""
 
-    def probe(**values: Any) -> int:
-        profile, block = extensions_map.set(HeaderExtensions(**values))
-        return block[0] >> 4 if profile == 0xBEDE and block else 0
+    def set_parameters(self, parameters: ReceiveParameters) -> None:
+        """The codecs and SSRCs the publisher's answer announced (once, before any packet)."""
 
-    return ExtensionIds(
-        mid=probe(mid="0"), audio_level=probe(audio_level=(False, 0)),
-        abs_send_time=probe(abs_send_time=0),
-    )
+    async def on_rtp(self, packet: RtpPacket) -> None:
+        """One RTP packet of the publisher's (SRTP already removed, RTX still wrapped)."""
 
-
-_SSRC = struct.Struct("!I")
+    async def on_rtcp(self, packet: Any) -> None:
+        """One RTCP packet about this stream (sender reports, BYE)."""
 
 
-class _Continue:
-    """Awaitable that finishes a coroutine which was started by hand and then suspended."""
-
-    def __init__(self, coroutine: Coroutine[Any, Any, None], pending: Any) -> None:
-        self._coroutine = coroutine
-        self._pending = pending
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        coroutine, pending = self._coroutine, self._pending
-        while True:
-            try:
-                sent = yield pending
-            except BaseException as exc:  # cancellation too: passed on, not eaten
-                try:
-                    pending = coroutine.throw(exc)
-                except StopIteration:
-                    return
-            else:
-                try:
-                    pending = coroutine.send(sent)
-                except StopIteration:
-                    return
-
-
-async def _finish(continuation: _Continue) -> None:
-    await continuation
-
-
-class FastIngress:
-    """Per server transport: hands our publishers' RTP straight to their streams.
-
-    aiortc queues every datagram (``aioice.Connection.data_received`` -> ``asyncio.Queue``)
-    for the DTLS transport's receive task, then parses it into an ``RtpPacket`` (building a
-    ``HeaderExtensions`` per packet) and routes it. For SRTP on a connected transport this
-    reads the datagram where it arrives instead: unprotect, ``parse_received``, look the SSRC
-    up, and run the stream's handler right away. Everything else (DTLS, SRTCP, STUN, SSRCs we
-    do not know) takes aiortc's own path unchanged.
-
-    The handler is a coroutine function, run by hand: on our path it never suspends (sends
-    are synchronous ``sendto``), so no task is created per packet. If one ever does suspend
-    (a sink awaiting real I/O), a task owned by this object finishes it.
-    """
-
-    def __init__(self, transport: Any) -> None:
-        self._transport = transport
-        self._original = transport._handle_rtp_data
-        self._handlers: dict[int, RtpHandler] = {}
-        self._owners: dict[int, object] = {}
-        self._map: HeaderExtensionsMap = transport._rtp_header_extensions_map
-        self._audio_level_id = 0
-        self._unfinished: set[asyncio.Task[None]] = set()
-        transport._handle_rtp_data = self._handle_rtp_data
-        connection = transport.transport._connection
-        self._queue_datagram = connection.data_received
-        connection.data_received = self._datagram_received
-
-    @staticmethod
-    def of(transport: Any) -> FastIngress:
-        """The fast ingress of ``transport``, installed on first use."""
-        existing = getattr(transport, "_qashyq_fast_ingress", None)
-        if isinstance(existing, FastIngress):
-            return existing
-        created = FastIngress(transport)
-        transport._qashyq_fast_ingress = created
-        return created
-
-    def add(self, ssrc: int, owner: object, handler: RtpHandler) -> None:
-        """Route ``ssrc`` to ``handler`` (owned by ``owner``, for ``remove``)."""
-        self._handlers[ssrc] = handler
-        self._owners[ssrc] = owner
-        # Ids are fixed once negotiated (the server offers them): read them with the route.
-        self._audio_level_id = extension_ids(self._map).audio_level
-
-    async def remove(self, owner: object) -> None:
-        """Forget every SSRC routed to ``owner``'s handler; the last one ends leftover tasks."""
-        for ssrc in [s for s, o in self._owners.items() if o is owner]:
-            del self._handlers[ssrc]
-            del self._owners[ssrc]
-        if not self._handlers and self._unfinished:
-            leftovers = tuple(self._unfinished)
-            for task in leftovers:
-                task.cancel()
-            await asyncio.gather(*leftovers, return_exceptions=True)
-
-    def _datagram_received(self, data: bytes, component: int) -> None:
-        transport = self._transport
-        srtp = transport._rx_srtp
-        # SRTP is 128..191 in the first byte; SRTCP has packet type 192..223 in the second.
-        if (
-            srtp is None
-            or len(data) < 12
-            or not 127 < data[0] < 192
-            or 191 < data[1] < 224
-            or transport._state is not State.CONNECTED
-        ):
-            self._queue_datagram(data, component)
-            return
-        try:
-            plain = srtp.unprotect(data)
-        except pylibsrtp.Error:
-            return  # replayed or forged: aiortc drops these too
-        self._run(self._handle_rtp_data(plain, 0))
-
-    async def _handle_rtp_data(self, data: bytes, arrival_time_ms: int) -> None:
-        handler = self._handlers.get(_SSRC.unpack_from(data, 8)[0]) if len(data) >= 12 else None
-        if handler is None:
-            await self._original(data, arrival_time_ms or clock.current_ms())
-            return
-        packet = parse_received(data, self._audio_level_id, self._map)
-        if packet is not None:
-            await handler(packet)
-
-    def _run(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        try:
-            pending = coroutine.send(None)
-        except StopIteration:
-            return
-        except Exception:
-            logger.exception("forwarding a packet failed")
-            return
-        task = asyncio.get_running_loop().create_task(_finish(_Continue(coroutine, pending)))
-        self._unfinished.add(task)
-        task.add_done_callback(self._unfinished.discard)
-
-
-def install_ingress(
-    receiver: RTCRtpReceiver,
-    *,
-    on_parameters: Callable[[ReceiveParameters], None],
-    on_rtp: RtpHandler,
-    on_rtcp: RtcpHandler,
-) -> None:
-    """Make a server receiver hand raw RTP/RTCP to us instead of aiortc's decoder path."""
+def install_ingress(receiver: RTCRtpReceiver, listener: ReceiverListener) -> None:
+    """Make a server receiver hand raw RTP/RTCP to ``listener`` instead of aiortc's decoder."""
     registered: list[Any] = []
+    on_rtp = listener.on_rtp
 
     async def receive(parameters: Any) -> None:
         if registered:
@@ -357,7 +217,7 @@ def install_ingress(
             if encoding.rtx is not None:
                 rtx_ssrcs[int(encoding.rtx.ssrc)] = int(encoding.ssrc)
         codecs = {c.payload_type: c for c in _codec_infos(list(parameters.codecs))}
-        on_parameters(ReceiveParameters(codecs, rtx_ssrcs, tuple(media_ssrcs)))
+        listener.set_parameters(ReceiveParameters(codecs, rtx_ssrcs, tuple(media_ssrcs)))
         transport = receiver.transport
         transport._register_rtp_receiver(receiver, parameters)
         registered.append(transport)
@@ -385,7 +245,7 @@ def install_ingress(
     hooked.receive = receive
     hooked.stop = stop
     hooked._handle_rtp_packet = handle_rtp_packet
-    hooked._handle_rtcp_packet = on_rtcp
+    hooked._handle_rtcp_packet = listener.on_rtcp
 
 
 def _drop_receive_machinery(receiver: RTCRtpReceiver) -> None:
@@ -413,17 +273,22 @@ def install_inert_receiver(receiver: RTCRtpReceiver) -> None:
     hooked.stop = stop
 
 
-def install_egress(
-    sender: RTCRtpSender,
-    *,
-    stream_id: str,
-    on_started: Callable[[SendParameters], Awaitable[None]],
-    on_rtcp: RtcpHandler,
-) -> None:
+class SenderListener(Protocol):
+    """What a server sender turned into a pipe for forwarded packets reports (one per
+    subscribed m-line)."""
+
+    async def start(self, parameters: SendParameters) -> None:
+        """The subscriber's connection is up and this m-line negotiated: packets may flow."""
+
+    async def handle_rtcp(self, packet: Any) -> None:
+        """Feedback from the subscriber about this stream (NACK, PLI/FIR, receiver reports)."""
+
+
+def install_egress(sender: RTCRtpSender, *, stream_id: str, listener: SenderListener) -> None:
     """Turn a server sender into a pipe for forwarded packets.
 
     The sender keeps its SSRC, its RTCP task (SDES, and BYE on stop) and its place in the
-    transport's router, so subscribers' NACK/PLI/receiver reports reach ``on_rtcp``.
+    transport's router, so subscribers' NACK/PLI/receiver reports reach ``listener``.
     """
     sender._stream_id = stream_id
     sender.replaceTrack(_IdleTrack(sender.kind, f"{stream_id}-{sender.kind}-{uuid.uuid4()}"))
@@ -435,7 +300,7 @@ def install_egress(
         await original_send(parameters)
         if not started:
             started.append(True)
-            await on_started(
+            await listener.start(
                 SendParameters(
                     mid=str(parameters.muxId), codecs=tuple(_codec_infos(list(parameters.codecs)))
                 )
@@ -450,7 +315,7 @@ def install_egress(
     hooked: Any = sender
     hooked.send = send
     hooked._send_rtcp = send_rtcp
-    hooked._handle_rtcp_packet = on_rtcp
+    hooked._handle_rtcp_packet = listener.handle_rtcp
 
 
 def sender_ssrc(sender: RTCRtpSender) -> int:

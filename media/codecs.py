@@ -7,12 +7,11 @@ server never has to transcode.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from aiortc import RTCRtpCodecCapability
 
-VideoCodec = Literal["vp8", "h264"]
-VIDEO_CODECS: tuple[VideoCodec, ...] = ("vp8", "h264")
+from .plane import VideoCodec
 
 # aiortc only honours a preference whose parameters equal one of its own codec entries.
 _H264_PARAMETERS = {
@@ -29,7 +28,7 @@ def codec_preferences(kind: str, video_codec: VideoCodec) -> list[Any]:
     """The codec list to pin on a transceiver of ``kind`` (with RTX for video)."""
     if kind == "audio":
         return [RTCRtpCodecCapability(mimeType="audio/opus", clockRate=48000, channels=2)]
-    if video_codec == "h264":
+    if video_codec is VideoCodec.H264:
         main = RTCRtpCodecCapability(
             mimeType="video/H264", clockRate=90000, parameters=dict(_H264_PARAMETERS)
         )

@@ -7,11 +7,9 @@ import dataclasses
 import logging
 import re
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from .active_speakers import ActiveSpeakers
-from .codecs import VIDEO_CODECS, VideoCodec
 from .errors import (
     HearingMediaClosed,
     InvalidMediaConfig,
@@ -21,27 +19,14 @@ from .errors import (
 )
 from .ice import IceServer
 from .metrics import HearingMetrics
-from .participant import ParticipantSession, StreamMap
+from .participant_connection import ParticipantConnection
+from .plane import MediaSignal, ParticipantQuality, StreamMap, VideoCodec
 from .published_stream import PublishedStream
-from .subscription import LinkQuality
 
 logger = logging.getLogger(__name__)
 
 # The id becomes the msid stream id of the tracks the server sends: RFC 8830 token chars.
 _PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`{|}~]{1,64}$")
-
-
-class MediaSignal(Protocol):
-    """How the media plane reaches a participant's client (implemented by signaling)."""
-
-    async def send_offer(
-        self, participant_id: str, sdp: str, streams: dict[str, dict[str, str]]
-    ) -> None:
-        """Deliver an SDP offer; ``streams`` maps mid -> participant_id, kind and role.
-
-        ``role`` is ``"publish"`` for the m-lines the client sends its own camera and
-        microphone on, ``"subscribe"`` for another participant's stream.
-        """
 
 
 class StreamObserver(Protocol):
@@ -54,19 +39,8 @@ class StreamObserver(Protocol):
         """The stream is about to close: its publisher left or was removed."""
 
 
-@dataclass(frozen=True)
-class ParticipantQuality:
-    """Link quality seen by the server, from RTCP receiver reports (for issue 6)."""
-
-    participant_id: str
-    # publisher participant id, kind -> what this participant's receiver reports say
-    receiving: dict[tuple[str, str], LinkQuality]
-    # kind -> (packets received by the server, packets lost on the way in)
-    publishing: dict[str, tuple[int, int]]
-
-
 class HearingMedia:
-    """The SFU for one live hearing.
+    """The SFU for one live hearing; the ``MediaPlane`` its room drives.
 
     Every participant has one peer connection with the server; the server offers, and
     renegotiates whenever the streams a participant should receive change.
@@ -77,18 +51,19 @@ class HearingMedia:
         hearing_id: str,
         *,
         signal: MediaSignal,
-        video_codec: str = "vp8",
+        video_codec: str = VideoCodec.VP8,
         ice_servers: Sequence[IceServer] = (),
     ) -> None:
-        if video_codec not in VIDEO_CODECS:
+        try:
+            self.video_codec = VideoCodec(video_codec)
+        except ValueError:
             raise InvalidMediaConfig(
-                f"video_codec: {video_codec!r} is not one of {', '.join(VIDEO_CODECS)}"
-            )
+                f"video_codec: {video_codec!r} is not one of {', '.join(VideoCodec)}"
+            ) from None
         self.hearing_id = hearing_id
-        self.video_codec: VideoCodec = "h264" if video_codec == "h264" else "vp8"
         self._signal = signal
         self._ice_servers = tuple(ice_servers)
-        self._sessions: dict[str, ParticipantSession] = {}
+        self._connections: dict[str, ParticipantConnection] = {}
         self._stream_observers: list[StreamObserver] = []
         # Audio-only participants receive only the active speakers' audio.
         self._speakers = ActiveSpeakers()
@@ -97,8 +72,8 @@ class HearingMedia:
 
     @property
     def participant_ids(self) -> tuple[str, ...]:
-        """Participants that currently have a media session."""
-        return tuple(self._sessions)
+        """Participants that currently have a media connection."""
+        return tuple(self._connections)
 
     def add_stream_observer(self, observer: StreamObserver) -> None:
         """Tell ``observer`` of every stream published from now on."""
@@ -117,12 +92,14 @@ class HearingMedia:
 
     def published_streams(self) -> list[PublishedStream]:
         """Every stream currently published in the hearing."""
-        return [s for session in self._sessions.values() for s in session.published.values()]
+        return [
+            s for connection in self._connections.values() for s in connection.published.values()
+        ]
 
-    def session(self, participant_id: str) -> ParticipantSession:
-        """The participant's media session (raises ``UnknownParticipant``)."""
+    def connection(self, participant_id: str) -> ParticipantConnection:
+        """The participant's peer connection (raises ``UnknownParticipant``)."""
         try:
-            return self._sessions[participant_id]
+            return self._connections[participant_id]
         except KeyError:
             raise UnknownParticipant(f"participant {participant_id!r} has no media") from None
 
@@ -132,9 +109,9 @@ class HearingMedia:
             raise HearingMediaClosed(f"hearing {self.hearing_id!r} media is closed")
         if not _PARTICIPANT_ID.match(participant_id):
             raise InvalidParticipantId(f"participant id {participant_id!r} is not an SDP token")
-        if participant_id in self._sessions:
+        if participant_id in self._connections:
             raise ParticipantAlreadyJoined(f"participant {participant_id!r} already has media")
-        session = ParticipantSession(
+        connection = ParticipantConnection(
             participant_id,
             can_publish=can_publish,
             video_codec=self.video_codec,
@@ -143,20 +120,20 @@ class HearingMedia:
         )
         # The graph changes in one synchronous step, so concurrent joins and leaves
         # always see a consistent set of subscriptions.
-        others = list(self._sessions.values())
-        self._sessions[participant_id] = session
+        others = list(self._connections.values())
+        self._connections[participant_id] = connection
         for other in others:
             for stream in other.published.values():
-                session.subscribe(stream)
-            for stream in session.published.values():
+                connection.subscribe(stream)
+            for stream in connection.published.values():
                 other.subscribe(stream)
         for observer in tuple(self._stream_observers):
-            for stream in session.published.values():
+            for stream in connection.published.values():
                 observer.stream_published(stream)
         try:
-            await session.negotiate()
+            await connection.negotiate()
         except BaseException:
-            if self._sessions.get(participant_id) is session:
+            if self._connections.get(participant_id) is connection:
                 await self.remove_participant(participant_id)
             raise
         if can_publish:
@@ -164,7 +141,7 @@ class HearingMedia:
 
     async def apply_answer(self, participant_id: str, sdp: str) -> None:
         """Apply a client's SDP answer (raises ``InvalidAnswer`` / ``NoOfferPending``)."""
-        await self.session(participant_id).apply_answer(sdp)
+        await self.connection(participant_id).apply_answer(sdp)
 
     async def add_ice_candidate(
         self,
@@ -179,56 +156,56 @@ class HearingMedia:
         Optional: the server's offers already carry all its candidates, and a client that
         waits for gathering to complete puts its own candidates in the answer.
         """
-        await self.session(participant_id).add_ice_candidate(candidate, sdp_mid, sdp_mline_index)
+        await self.connection(participant_id).add_ice_candidate(candidate, sdp_mid, sdp_mline_index)
 
     async def remove_participant(self, participant_id: str) -> None:
         """Tear down the participant's media; others stop receiving its streams.
 
         Removing a participant that has no media is a no-op (leave and kick may race).
         """
-        session = self._sessions.pop(participant_id, None)
-        if session is None:
+        connection = self._connections.pop(participant_id, None)
+        if connection is None:
             return
-        self._speakers.set_audio_only(participant_id, False)
-        to_stop = {other: other.unsubscribe(participant_id) for other in self._sessions.values()}
+        self._speakers.set_receive_video(participant_id, True)
+        to_stop = {other: other.unsubscribe(participant_id) for other in self._connections.values()}
         for observer in tuple(self._stream_observers):
-            for stream in session.published.values():
+            for stream in connection.published.values():
                 observer.stream_unpublished(stream)
         # Shielded: a cancelled caller must not leave the connection half-closed.
-        await asyncio.shield(session.close())
+        await asyncio.shield(connection.close())
         for other, transceivers in to_stop.items():
             await other.stop_transceivers(transceivers)
-        if session.can_publish:
+        if connection.can_publish:
             await self._renegotiate_all(list(to_stop))
 
     def set_muted(self, participant_id: str, muted: bool) -> None:
         """Server-side mute: stop (or resume) forwarding the participant's audio."""
-        stream = self.session(participant_id).published.get("audio")
+        stream = self.connection(participant_id).published.get("audio")
         if stream is not None:
             stream.set_muted(muted)
 
-    def set_video_enabled(self, participant_id: str, receive_video: bool) -> None:
-        """Stop (or resume) forwarding video *to* a participant, e.g. on a poor link.
+    def set_receive_video(self, participant_id: str, receive_video: bool) -> None:
+        """Audio-only mode: stop (or resume) forwarding video *to* a participant.
 
         Without video the participant also receives only the active speakers' audio
         (``ActiveSpeakers``): the rest would be silence at a weak link's expense.
         """
-        self.session(participant_id).set_receive_video(receive_video)
-        self._speakers.set_audio_only(participant_id, not receive_video)
+        self.connection(participant_id).set_receive_video(receive_video)
+        self._speakers.set_receive_video(participant_id, receive_video)
 
     def quality(self, participant_id: str) -> ParticipantQuality:
         """Loss, jitter and RTT as reported by RTCP for the participant's streams."""
-        session = self.session(participant_id)
+        connection = self.connection(participant_id)
         receiving = {
             (s.stream.participant_id, s.kind): dataclasses.replace(s.quality)
-            for s in session.subscriptions
+            for s in connection.subscriptions
         }
         publishing = {
             kind: (
                 stream.statistics.received if stream.statistics else 0,
                 stream.statistics.packets_lost if stream.statistics else 0,
             )
-            for kind, stream in session.published.items()
+            for kind, stream in connection.published.items()
         }
         return ParticipantQuality(participant_id, receiving, publishing)
 
@@ -238,8 +215,8 @@ class HearingMedia:
             self.hearing_id,
             tuple(
                 dataclasses.replace(counters)
-                for session in self._sessions.values()
-                for counters in session.counters.values()
+                for connection in self._connections.values()
+                for counters in connection.counters.values()
             ),
         )
 
@@ -251,26 +228,26 @@ class HearingMedia:
         sockets behind.
         """
         if self._closing is None:
-            sessions = list(self._sessions.values())
-            self._sessions.clear()
+            connections = list(self._connections.values())
+            self._connections.clear()
             self._closing = asyncio.ensure_future(
-                asyncio.gather(*(session.close() for session in sessions))
+                asyncio.gather(*(connection.close() for connection in connections))
             )
         await asyncio.shield(self._closing)
 
     async def _send_offer(self, participant_id: str, sdp: str, streams: StreamMap) -> None:
         await self._signal.send_offer(participant_id, sdp, streams)
 
-    async def _renegotiate_all(self, sessions: list[ParticipantSession]) -> None:
+    async def _renegotiate_all(self, connections: list[ParticipantConnection]) -> None:
         # One participant's signaling failure must not fail another participant's join/leave.
         results = await asyncio.gather(
-            *(_guard(session.renegotiate()) for session in sessions), return_exceptions=True
+            *(_guard(connection.renegotiate()) for connection in connections),
+            return_exceptions=True,
         )
-        for session, result in zip(sessions, results, strict=True):
+        for connection, result in zip(connections, results, strict=True):
             if isinstance(result, Exception):
-                logger.warning(
-                    "renegotiation with participant %s failed: %r", session.participant_id, result
-                )
+                logger.warning("renegotiation with participant %s failed: %r",
+                               connection.participant_id, result)
 
 
 async def _guard(awaitable: Awaitable[None]) -> None:

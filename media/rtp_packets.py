@@ -32,6 +32,15 @@ class ExtensionIds:
     abs_send_time: int = 0
 
 
+def is_srtp(datagram: bytes) -> bool:
+    """Whether a datagram on a bundled media socket is SRTP, not SRTCP, DTLS or STUN.
+
+    RFC 7983: RTP and RTCP start with 128..191; with RTCP multiplexed on the same port
+    (RFC 5761) SRTCP is told apart by its packet type, 192..223, in the second byte.
+    """
+    return len(datagram) >= 12 and 127 < datagram[0] < 192 and not 191 < datagram[1] < 224
+
+
 class ReceivedRtp(RtpPacket):
     """An incoming RTP packet read from its fixed header; extensions are parsed on first use.
 
@@ -207,3 +216,16 @@ class HeaderWriter:
             return layout.pack(0x90, second, sequence_number, timestamp, ssrc, _ONE_BYTE_PROFILE,
                                words, self._mid_element)
         return self._fixed.pack(0x80, second, sequence_number, timestamp, ssrc)
+
+
+def extension_ids(extensions_map: HeaderExtensionsMap) -> ExtensionIds:
+    """Which one-byte ids a connection negotiated, read through the map's public ``set``."""
+
+    def probe(**values: Any) -> int:
+        profile, block = extensions_map.set(HeaderExtensions(**values))
+        return block[0] >> 4 if profile == 0xBEDE and block else 0
+
+    return ExtensionIds(
+        mid=probe(mid="0"), audio_level=probe(audio_level=(False, 0)),
+        abs_send_time=probe(abs_send_time=0),
+    )

@@ -13,7 +13,6 @@ import dataclasses
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiortc.rtp import (
@@ -31,6 +30,7 @@ from aiortc.rtp import (
 
 from .aiortc_seam import SendParameters, Transport
 from .metrics import StreamCounters
+from .plane import LinkQuality
 from .published_stream import ForwardedPacket, PublishedStream
 from .rtp_packets import HeaderWriter, audio_level_byte
 from .rtp_stats import seq_add, seq_diff
@@ -41,18 +41,9 @@ _START_WINDOW = 0x4000
 _START_TRAIL = 0x2000
 
 
-@dataclass
-class LinkQuality:
-    """What a subscriber's receiver reports say about one forwarded stream."""
-
-    fraction_lost: float = 0.0
-    packets_lost: int = 0
-    jitter_seconds: float = 0.0
-    round_trip_seconds: float | None = None
-
-
 class Subscription:
-    """Forwards one ``PublishedStream`` to one subscriber; a ``PacketSink``."""
+    """Forwards one ``PublishedStream`` to one subscriber; a ``PacketSink``, and the
+    ``SenderListener`` of the server sender it forwards on."""
 
     def __init__(
         self,

@@ -11,10 +11,10 @@ from pathlib import Path
 from aiohttp import WSCloseCode, web
 from aiohttp.typedefs import Handler
 
-from media.hearing_media import HearingMedia
+from media import HearingMedia, MediaSignal
 from signaling.audit import AuditTrail
 from signaling.errors import InternalError, NotFound, QashyqError, RequestTooLarge
-from signaling.hearing_rooms import HearingRooms, MediaFactory, MediaSignal
+from signaling.hearing_rooms import HearingRooms, MediaFactory, RoomMedia
 from signaling.links import LinkPolicy, LinkSigner
 from signaling.model import Hearing
 from signaling.store_opening import open_store
@@ -116,11 +116,11 @@ def create_app(settings: Settings) -> web.Application:
                     closes_after_end=timedelta(minutes=settings.link_closes_minutes),
                 ),
             )
-            recordings = RecordingService(settings, store, audit)
+            recordings = RecordingService(settings, store)
             await recordings.recover()
-            rooms = HearingRooms(store, audit, links, media_factory=_media_factory(settings),
-                                 reconnect_grace_s=settings.reconnect_grace_s,
-                                 recording_factory=recordings.recording_for)
+            rooms = HearingRooms(store, audit, links,
+                                 media_factory=_media_factory(settings, recordings),
+                                 reconnect_grace_s=settings.reconnect_grace_s)
             app[STATE_KEY] = AppState(settings, store, audit, rooms, set())
             app[RECORDINGS_KEY] = recordings
             yield
@@ -147,11 +147,12 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def _media_factory(settings: Settings) -> MediaFactory:
-    def create(hearing: Hearing, signal: MediaSignal) -> HearingMedia:
+def _media_factory(settings: Settings, recordings: RecordingService) -> MediaFactory:
+    def create(hearing: Hearing, signal: MediaSignal) -> RoomMedia:
         # Per hearing: the SFU's TURN credential is time-limited.
-        return HearingMedia(hearing.id, signal=signal, video_codec=hearing.video_codec.value,
-                            ice_servers=sfu_ice_servers(settings))
+        media = HearingMedia(hearing.id, signal=signal, video_codec=hearing.video_codec,
+                             ice_servers=sfu_ice_servers(settings))
+        return RoomMedia(media, recordings.recorder_for(hearing, media))
 
     return create
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from media.hearing_media import HearingMedia
-from media.metrics import render_prometheus
+from media import render_prometheus
 
 from .state import app_state
 
@@ -25,7 +24,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
         "# TYPE qashyq_lobby_participants gauge",
         f"qashyq_lobby_participants {sum(len(r.lobby_ids()) for r in rooms)}",
     ]
-    media = [room.media.metrics() for room in rooms if isinstance(room.media, HearingMedia)]
+    media = [room.media.metrics() for room in rooms if room.media is not None]
     text = "\n".join(lines) + "\n" + render_prometheus(media)
     return web.Response(text=text, content_type="text/plain",
                         charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})

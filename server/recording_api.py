@@ -29,9 +29,9 @@ from media.recording.folder import (
     PUBLIC_KEY,
     TIMELINE,
     RecordingFolder,
-    RecordingState,
     valid_hearing_id,
 )
+from media.recording.status import RecordingState, RecordingStatus
 from signaling.errors import Conflict, Forbidden, LinkInvalid, NotAuthenticated, NotFound
 from signaling.model import Role
 
@@ -85,24 +85,26 @@ async def list_recordings(request: web.Request) -> web.Response:
 async def verify_recording(request: web.Request) -> web.Response:
     """Check every hash, chain and the signature again."""
     folder = _finished_folder(_service(request), request.match_info["hearing_id"])
-    result = await asyncio.to_thread(_service(request).reverify, folder.hearing_id)
-    return web.json_response(result)
+    report = await asyncio.to_thread(_service(request).reverify, folder.hearing_id)
+    return web.json_response(report.to_json())
 
 
-def _public(status: dict[str, Any]) -> dict[str, Any]:
+def _public(status: RecordingStatus) -> dict[str, Any]:
     keep = ("hearing_id", "case_number", "title", "state", "progress", "on_record",
             "size_bytes", "duration_s", "segments", "has_composite", "composite",
             "verification", "manifest_sha256", "error", "lost_open_segments", "updated_at")
-    return {k: status.get(k) for k in keep}
+    data = status.to_json()
+    return {k: data[k] for k in keep}
 
 
 def _finished_folder(service: RecordingService, hearing_id: str) -> RecordingFolder:
     if not valid_hearing_id(hearing_id):
         raise NotFound("no such recording")
     folder = service.folder(hearing_id)
-    state = folder.status().get("state")
-    if state is None:
+    status = folder.status()
+    if status is None:
         raise NotFound("no such recording")
+    state = status.state
     if state not in _DOWNLOADABLE:
         raise Conflict(f"the recording is {state}; it can be downloaded once it is ready",
                        state=state)

@@ -1,7 +1,7 @@
 """The recordings of this node: signing key, recovery after a crash, after-hearing jobs.
 
 One ``RecordingService`` per server process, created and closed by the app's cleanup
-context. It hands each hearing room its ``HearingRecording``; when a hearing ends it renders
+context. It builds each hearing's ``HearingRecorder``; when a hearing ends it renders
 the composite and signs the manifest in a worker thread (the event loop never blocks), and
 it owns those jobs: ``close`` stops and awaits them. A job cut short by a shutdown runs
 again on the next start.
@@ -19,18 +19,12 @@ from typing import Any
 
 from aiohttp import web
 
-from media.hearing_media import HearingMedia
-from media.recording.composite import RenderCancelled, render_composite
-from media.recording.folder import (
-    COMPOSITE,
-    RecordingFolder,
-    RecordingState,
-    valid_hearing_id,
-)
+from media import HearingMedia
+from media.recording.composite import CompositeResult, RenderCancelled, render_composite
+from media.recording.folder import COMPOSITE, RecordingFolder, valid_hearing_id
+from media.recording.hearing_recorder import HearingRecorder
 from media.recording.manifest import RecordingKey, verify, write_manifest
-from signaling.audit import AuditTrail
-from signaling.hearing_recording import HearingRecording
-from signaling.hearing_room import HearingRoom
+from media.recording.status import CompositeInfo, RecordingState, RecordingStatus, VerifyReport
 from signaling.model import Hearing
 from signaling.store import HearingStore
 
@@ -44,11 +38,10 @@ KEY_FILE = Path("keys") / "recording-ed25519.pem"
 class RecordingService:
     """Every recording on this node and the background work they need."""
 
-    def __init__(self, settings: Settings, store: HearingStore, audit: AuditTrail) -> None:
+    def __init__(self, settings: Settings, store: HearingStore) -> None:
         self.root = settings.recordings_dir or settings.data_dir / "recordings"
         self._settings = settings
         self._store = store
-        self._audit = audit
         self.key = RecordingKey.load_or_create(settings.data_dir / KEY_FILE)
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._stop = threading.Event()
@@ -68,10 +61,12 @@ class RecordingService:
             if not path.is_dir() or not valid_hearing_id(path.name):
                 continue
             folder = self.folder(path.name)
-            state = folder.status().get("state")
-            if state == RecordingState.RECORDING:
+            status = folder.status()
+            if status is None:
+                continue
+            if status.state is RecordingState.RECORDING:
                 await asyncio.to_thread(self._mark_incomplete, folder)
-            elif state == RecordingState.PROCESSING:
+            elif status.state is RecordingState.PROCESSING:
                 self._start_job(folder.hearing_id)
 
     def _mark_incomplete(self, folder: RecordingFolder) -> None:
@@ -79,36 +74,37 @@ class RecordingService:
             else []
         manifest_sha = write_manifest(folder, self.key, state=RecordingState.INCOMPLETE.value)
         folder.update_status(
-            state=RecordingState.INCOMPLETE.value,
+            state=RecordingState.INCOMPLETE,
             on_record=False,
-            lost_open_segments=lost,
+            lost_open_segments=tuple(lost),
             manifest_sha256=manifest_sha,
             **self._summary(folder),
         )
         log.warning("recording of hearing %s was cut off; marked incomplete", folder.hearing_id)
 
-    # ---- the rooms' recorders --------------------------------------------------------------
+    # ---- the hearings' recorders ----------------------------------------------------------
 
-    def recording_for(self, hearing: Hearing, room: HearingRoom) -> HearingRecording | None:
-        """``RecordingFactory``: a recorder for rooms whose media runs on this node."""
-        if not isinstance(room.media, HearingMedia) or not valid_hearing_id(hearing.id):
+    def recorder_for(self, hearing: Hearing, media: HearingMedia) -> HearingRecorder | None:
+        """The recorder of a hearing whose media runs on this node (None: no folder can be
+        named after its id)."""
+        if not valid_hearing_id(hearing.id):
             return None
-        return HearingRecording(
-            hearing,
+        return HearingRecorder(
+            media,
             self.folder(hearing.id),
-            self._audit,
-            room.media,
+            case_number=hearing.case_number,
+            title=hearing.title,
             segment_s=float(self._settings.recording_segment_s),
             stall_s=float(self._settings.recording_stall_s),
             min_free_bytes=self._settings.recording_min_free_mb << 20,
-            on_stopped=self._stopped,
+            on_finished=self._finished,
         )
 
-    async def _stopped(self, hearing_id: str, ended: bool) -> None:
+    async def _finished(self, hearing_id: str, ended: bool) -> None:
         folder = self.folder(hearing_id)
         try:
             if ended:
-                folder.update_status(state=RecordingState.PROCESSING.value, progress=0.0)
+                folder.update_status(state=RecordingState.PROCESSING, progress=0.0)
                 self._start_job(hearing_id)
             else:
                 await asyncio.to_thread(self._mark_incomplete, folder)
@@ -154,30 +150,34 @@ class RecordingService:
             return
         await asyncio.to_thread(self._finish, folder, result, None)
 
-    def _finish(self, folder: RecordingFolder, result: Any, error: str | None) -> None:
+    def _finish(
+        self, folder: RecordingFolder, result: CompositeResult | None, error: str | None
+    ) -> None:
         state = RecordingState.FAILED if error else RecordingState.READY
         manifest_sha = write_manifest(folder, self.key, state=state.value)
-        report = verify(folder.path, self.key.public_raw)
         folder.update_status(
-            state=state.value,
+            state=state,
             progress=1.0,
             error=error,
-            composite=None if result is None else {
-                "width": result.width, "height": result.height,
-                "duration_s": result.duration_s, "start_offset_s": result.start_offset_s,
-            },
+            composite=None if result is None else CompositeInfo(
+                result.width, result.height, result.duration_s, result.start_offset_s
+            ),
             manifest_sha256=manifest_sha,
-            verification={**report.to_json(), "checked_at": time.time()},
+            verification=self._checked(folder),
             **self._summary(folder),
         )
 
-    def reverify(self, hearing_id: str) -> dict[str, Any]:
+    def _checked(self, folder: RecordingFolder) -> VerifyReport:
+        report = verify(folder.path, self.key.public_raw)
+        report.checked_at = time.time()
+        return report
+
+    def reverify(self, hearing_id: str) -> VerifyReport:
         """Check a recording again (blocking: call in a thread); stores and returns the result."""
         folder = self.folder(hearing_id)
-        report = verify(folder.path, self.key.public_raw)
-        result = {**report.to_json(), "checked_at": time.time()}
-        folder.update_status(verification=result)
-        return result
+        report = self._checked(folder)
+        folder.update_status(verification=report)
+        return report
 
     @staticmethod
     def _summary(folder: RecordingFolder) -> dict[str, Any]:
@@ -191,7 +191,7 @@ class RecordingService:
             "has_composite": (folder.path / COMPOSITE).is_file(),
         }
 
-    def all_recordings(self) -> list[dict[str, Any]]:
+    def all_recordings(self) -> list[RecordingStatus]:
         """Every recording on this node with its state (blocking: call in a thread)."""
         if not self.root.is_dir():
             return []
@@ -199,8 +199,8 @@ class RecordingService:
         for path in sorted(self.root.iterdir()):
             if path.is_dir() and valid_hearing_id(path.name):
                 status = self.folder(path.name).status()
-                if status:
-                    out.append({"hearing_id": path.name, **status})
+                if status is not None:
+                    out.append(status)
         return out
 
     async def close(self) -> None:

@@ -1,7 +1,7 @@
 """The live state of one hearing on this node: who is connected, the lobby, moderation.
 
 The room knows nothing of WebSockets: it talks to each connected page through the
-``RoomMember`` protocol, and to the media plane through ``MediaPlane``. Every action is
+``RoomMember`` protocol, and to the media plane through ``media.MediaPlane``. Every action is
 checked against the actor's role here, on the server, whatever the page shows.
 """
 
@@ -14,9 +14,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from media.errors import MediaError
+from media import MediaError, MediaPlane, StreamMap
 
 from .audit import ADMIN_ACTOR, AuditTrail
+from .court_record import CourtRecord
 from .errors import (
     Conflict,
     Forbidden,
@@ -26,11 +27,20 @@ from .errors import (
     NotFound,
     Removed,
 )
-from .hearing_recording import HearingRecording
 from .model import Hearing, HearingKind, Participant, utc_now
 from .network_quality import NetworkQuality, link_sample
+from .protocol import (
+    PageMessage,
+    admitted_message,
+    chat_message,
+    ended_message,
+    muted_message,
+    offer_message,
+    record_message,
+    roster_message,
+)
 from .reconnection import ReconnectGrace
-from .room_member import Denied, HearingState, MediaPlane, Replaced, RoomMember, Seat
+from .room_member import Denied, HearingState, Replaced, RoomMember, Seat
 from .roster import Presence, role_permissions, roster_entry
 
 log = logging.getLogger(__name__)
@@ -49,7 +59,7 @@ class HearingRoom:
         self.hearing = hearing
         self._audit = audit
         self._media: MediaPlane | None = None
-        self._recording: HearingRecording | None = None
+        self._record: CourtRecord | None = None
         self._clock = clock
         self._present: dict[str, Presence] = {}
         # Admission survives a dropped connection: a reconnect does not go back to the lobby.
@@ -66,28 +76,26 @@ class HearingRoom:
         """Give the room its SFU (the room is the SFU's ``MediaSignal``)."""
         self._media = media
 
-    def attach_recording(self, recording: HearingRecording) -> None:
-        """Give the room its recorder (hosts switch it; court hearings start on the record)."""
-        self._recording = recording
-        recording.bind(self)
+    def attach_record(self, record: CourtRecord) -> None:
+        """Give the room its record (hosts switch it; court hearings start on the record)."""
+        self._record = record
+        record.bind(self)
 
     @property
     def on_record(self) -> bool:
         """Whether the hearing is being recorded right now."""
-        return self._recording is not None and self._recording.on
+        return self._record is not None and self._record.on
 
     @property
     def media(self) -> MediaPlane | None:
         """The room's SFU, if this server runs one."""
         return self._media
 
-    async def send_offer(
-        self, participant_id: str, sdp: str, streams: dict[str, dict[str, str]]
-    ) -> None:
+    async def send_offer(self, participant_id: str, sdp: str, streams: StreamMap) -> None:
         """``MediaSignal``: relay the SFU's offer to the participant's page."""
         presence = self._present.get(participant_id)
         if presence is not None and presence.member is not None:
-            presence.member.send({"type": "offer", "sdp": sdp, "streams": streams})
+            presence.member.send(offer_message(sdp, streams))
 
     # ---- queries -------------------------------------------------------------------------
 
@@ -128,7 +136,7 @@ class HearingRoom:
 
     def permissions(self, participant: Participant) -> list[str]:
         """What this participant's role allows in this room."""
-        return role_permissions(participant, can_record=self._recording is not None)
+        return role_permissions(participant, can_record=self._record is not None)
 
     # ---- joining and leaving ---------------------------------------------------------------
 
@@ -156,8 +164,8 @@ class HearingRoom:
                 if self._state is HearingState.SCHEDULED:
                     self._state = HearingState.OPEN
                     await self._audit.record(self.hearing.id, "hearing_opened", participant.id)
-                    if self._recording is not None and self.hearing.kind is HearingKind.COURT:
-                        await self._recording.switch(True, participant.id)
+                    if self._record is not None and self.hearing.kind is HearingKind.COURT:
+                        await self._record.switch(True, participant.id)
             seat = Seat.ADMITTED if participant.id in self._admitted else Seat.LOBBY
             if gap_s is not None:
                 # The timeline shows how long the participant was away from the hearing.
@@ -186,7 +194,7 @@ class HearingRoom:
         if presence.muted:
             self._media.set_muted(participant.id, True)
         if not presence.receive_video:
-            self._media.set_video_enabled(participant.id, False)
+            self._media.set_receive_video(participant.id, False)
 
     async def leave(self, member: RoomMember, *, voluntary: bool = False) -> None:
         """Forget a closed page.
@@ -253,14 +261,8 @@ class HearingRoom:
         at = self._clock()
         await self._audit.record(self.hearing.id, "chat", p.id, text=text)
         self._broadcast(
-            {
-                "type": "chat",
-                "from": p.id,
-                "display_name": p.display_name,
-                "role": p.role.value,
-                "text": text,
-                "at": at.isoformat(),
-            },
+            chat_message(sender_id=p.id, display_name=p.display_name, role=p.role.value,
+                         text=text, at=at),
             admitted_only=True,
         )
 
@@ -293,7 +295,7 @@ class HearingRoom:
         presence.receive_video = enabled
         if self._media is not None:
             with contextlib.suppress(MediaError):  # no media yet: applied in start_media
-                self._media.set_video_enabled(member.participant.id, enabled)
+                self._media.set_receive_video(member.participant.id, enabled)
         await self._audit.record(
             self.hearing.id, "audio_only" if not enabled else "video_resumed",
             member.participant.id,
@@ -332,7 +334,7 @@ class HearingRoom:
             await self._audit.record(self.hearing.id, "admitted", actor_id,
                                      participant_id=participant_id)
             member = presence.member
-            member.send({"type": "admitted"})
+            member.send(admitted_message())
         self._broadcast_roster()
         self._start_media_soon(member)
 
@@ -381,7 +383,7 @@ class HearingRoom:
             participant_id=participant_id,
         )
         if presence.member is not None:
-            presence.member.send({"type": "muted", "muted": muted, "by": actor_id})
+            presence.member.send(muted_message(muted, actor_id))
         self._broadcast_roster()
 
     async def remove(self, actor: RoomMember | None, participant_id: str) -> None:
@@ -415,11 +417,11 @@ class HearingRoom:
             self._state = HearingState.ENDED
             await self._audit.record(self.hearing.id, "hearing_ended", actor_id)
             members = [p.member for p in self._present.values() if p.member is not None]
-        if self._recording is not None:
-            # First, and owned by the recording: closing the pages may cancel this caller.
-            await self._recording.stop(ended=True)
+        if self._record is not None:
+            # First, and owned by the record: closing the pages may cancel this caller.
+            await self._record.stop(ended=True)
         for member in members:
-            member.send({"type": "ended"})
+            member.send(ended_message())
             member.terminate(HearingEnded("the hearing has ended"))
         await self._grace.close()
         if self._media is not None:
@@ -432,27 +434,27 @@ class HearingRoom:
         if self._media is not None:
             await self._media.close()
         await self._await_media_starts()
-        if self._recording is not None:
-            await self._recording.stop(ended=False)
+        if self._record is not None:
+            await self._record.stop(ended=False)
 
     # ---- the record ----------------------------------------------------------------------------
 
     async def set_record(self, actor: RoomMember | None, on: bool) -> None:
         """A host puts the hearing on or off the record; every admitted page is told."""
         actor_id = self._require_host(actor)
-        if self._recording is None:
+        if self._record is None:
             raise Conflict("this server does not record hearings")
-        if await self._recording.switch(on, actor_id):
-            self._broadcast({"type": "record", "on": on, "by": actor_id}, admitted_only=True)
+        if await self._record.switch(on, actor_id):
+            self._broadcast(record_message(on, actor_id), admitted_only=True)
 
-    def send_to_hosts(self, message: dict[str, Any]) -> None:
-        """``RecordingRoom``: a message for every connected host page (recorder alerts)."""
+    def send_to_hosts(self, message: PageMessage) -> None:
+        """``RecordRoom``: a message for every connected host page (recorder alerts)."""
         for presence in self._present.values():
             if presence.member is not None and presence.participant.role.is_host:
                 presence.member.send(message)
 
     def is_sending(self, participant_id: str, kind: str) -> bool:
-        """``RecordingRoom``: whether the page should be sending ``kind`` now."""
+        """``RecordRoom``: whether the page should be sending ``kind`` now."""
         presence = self._present.get(participant_id)
         if presence is None or presence.member is None:
             return False
@@ -484,8 +486,8 @@ class HearingRoom:
     def _broadcast_roster(
         self, exclude: RoomMember | None = None, *, hosts_only: bool = False
     ) -> None:
-        host_view = {"type": "roster", "participants": self.roster(for_host=True)}
-        public_view = {"type": "roster", "participants": self.roster(for_host=False)}
+        host_view = roster_message(self.roster(for_host=True))
+        public_view = roster_message(self.roster(for_host=False))
         for presence in self._present.values():
             if presence.member is None or presence.member is exclude:
                 continue
@@ -494,7 +496,7 @@ class HearingRoom:
             elif presence.participant.id in self._admitted and not hosts_only:
                 presence.member.send(public_view)
 
-    def _broadcast(self, message: dict[str, Any], *, admitted_only: bool) -> None:
+    def _broadcast(self, message: PageMessage, *, admitted_only: bool) -> None:
         for pid, presence in self._present.items():
             if presence.member is None:
                 continue

@@ -5,33 +5,33 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 import jwt
 
+from media import MediaPlane, MediaSignal, Recorder
+
 from .audit import AuditTrail
+from .court_record import CourtRecord
 from .errors import HearingEnded, LinkInvalid, LinkRevoked, NotFound, StationRevoked, TooEarly
-from .hearing_recording import HearingRecording
 from .hearing_room import HearingRoom
 from .links import LinkSigner
 from .model import Hearing, Participant, utc_now
-from .room_member import HearingState, MediaPlane, RoomMember
+from .room_member import HearingState, RoomMember
 from .store import HearingStore
 
 
-class MediaSignal(Protocol):
-    """How an SFU reaches a page: the room relays its offers."""
+@dataclass(frozen=True)
+class RoomMedia:
+    """What the server gives a new room: its SFU and, where it records, its recorder."""
 
-    async def send_offer(
-        self, participant_id: str, sdp: str, streams: dict[str, dict[str, str]]
-    ) -> None:
-        """Send an SDP offer and its mid -> stream map to the participant's page."""
+    plane: MediaPlane
+    recorder: Recorder | None = None
 
 
-MediaFactory = Callable[[Hearing, MediaSignal], MediaPlane]
-# The room's recorder, given the room with its media attached (None: not recorded here).
-RecordingFactory = Callable[[Hearing, HearingRoom], HearingRecording | None]
+# The room is the SFU's MediaSignal: it relays offers to pages.
+MediaFactory = Callable[[Hearing, MediaSignal], RoomMedia]
 
 
 class HearingRooms:
@@ -45,7 +45,6 @@ class HearingRooms:
         media_factory: MediaFactory | None = None,
         clock: Callable[[], datetime] = utc_now,
         reconnect_grace_s: float = 60.0,
-        recording_factory: RecordingFactory | None = None,
     ) -> None:
         self.store = store
         self.audit = audit
@@ -53,7 +52,6 @@ class HearingRooms:
         self._media_factory = media_factory
         self._clock = clock
         self._reconnect_grace_s = reconnect_grace_s
-        self._recording_factory = recording_factory
         self._rooms: dict[str, HearingRoom] = {}
         self._closed = False
 
@@ -79,11 +77,10 @@ class HearingRooms:
             room = HearingRoom(hearing, self.audit, self._clock,
                                reconnect_grace_s=self._reconnect_grace_s)
             if self._media_factory is not None:
-                room.attach_media(self._media_factory(hearing, room))
-            recording = self._recording_factory(hearing, room) if self._recording_factory \
-                else None
-            if recording is not None:
-                room.attach_recording(recording)
+                media = self._media_factory(hearing, room)
+                room.attach_media(media.plane)
+                if media.recorder is not None:
+                    room.attach_record(CourtRecord(hearing, media.recorder, self.audit))
             self._rooms[hearing.id] = room
         return room
 

@@ -13,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+# The hearing pins its video codec; the media plane defines what the codecs are.
+from media import VideoCodec as VideoCodec
+
 from .errors import InvalidRequest
 
 
@@ -58,13 +61,6 @@ class Language(StrEnum):
     KK = "kk"
     RU = "ru"
     EN = "en"
-
-
-class VideoCodec(StrEnum):
-    """Video codec pinned per hearing; H.264 for devices that lack VP8 hardware."""
-
-    VP8 = "vp8"
-    H264 = "h264"
 
 
 MAX_DURATION_MINUTES = 24 * 60

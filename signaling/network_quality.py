@@ -1,7 +1,7 @@
 """Network quality of each participant's link, for the judge's indicator and the record.
 
 Two sources meet here: the page's own ``getStats`` figures (sent as ``quality`` messages)
-and the server's RTCP view of the same connection (``media.hearing_media.ParticipantQuality``).
+and the server's RTCP view of the same connection (``media.ParticipantQuality``).
 The worse of the two counts. A level (good / fair / poor) is shown next to each name; the
 numbers go to hosts only. The timeline gets a sample when the level changes and at most
 every ``AUDIT_EVERY_S`` seconds otherwise, never every message, so a court can later show
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from media.hearing_media import ParticipantQuality
+from media import ParticipantQuality
 
 # A page reports every few seconds; closer reports are ignored (rate limit).
 MIN_REPORT_INTERVAL_S = 2.0

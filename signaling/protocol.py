@@ -1,16 +1,21 @@
-"""Client messages of the signaling protocol (``docs/protocol.md``), parsed and validated.
+"""The messages of the signaling protocol (``docs/protocol.md``), both ways, in one place.
 
-Parsing never raises anything but ``ProtocolViolation`` or ``MessageTooLarge``, so a
-malformed frame can be answered with an error instead of ending the session.
+Client messages are parsed and validated against ``_SCHEMA``; parsing never raises anything
+but ``ProtocolViolation`` or ``MessageTooLarge``, so a malformed frame can be answered with an
+error instead of ending the session. Server messages are built only by the functions at the
+end of this module, so each has one shape, written next to the document that describes it.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from .errors import MessageTooLarge, ProtocolViolation
+from media import RecorderFault, StreamMap
+
+from .errors import MessageTooLarge, ProtocolViolation, QashyqError
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -115,3 +120,100 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
             )
         fields[name] = value
     return ClientMessage(kind, fields)
+
+
+# ---- server -> page -----------------------------------------------------------------------
+
+PageMessage = dict[str, Any]
+
+
+def welcome_message(
+    *,
+    you: dict[str, Any],
+    hearing: dict[str, Any],
+    permissions: list[str],
+    roster: list[dict[str, Any]],
+    ice_servers: list[dict[str, Any]],
+    ice_transport_policy: str,
+    heartbeat_s: float,
+) -> PageMessage:
+    """The first message after a good ``hello``: who you are, the hearing, how to connect."""
+    return {
+        "type": "welcome",
+        "you": you,
+        "hearing": hearing,
+        "permissions": permissions,
+        "roster": roster,
+        "ice_servers": ice_servers,
+        "ice_transport_policy": ice_transport_policy,
+        "heartbeat_s": heartbeat_s,
+    }
+
+
+def error_message(error: QashyqError, *, fatal: bool) -> PageMessage:
+    """Why a message was refused (``fatal`` False) or why the session ends (a close follows)."""
+    return {"type": "error", "fatal": fatal, **error.to_json()}
+
+
+def pong_message() -> PageMessage:
+    """The answer to ``ping``."""
+    return {"type": "pong"}
+
+
+def roster_message(participants: list[dict[str, Any]]) -> PageMessage:
+    """Everyone the page may see, whenever an entry changes."""
+    return {"type": "roster", "participants": participants}
+
+
+def admitted_message() -> PageMessage:
+    """A host let the page in from the lobby; an offer follows."""
+    return {"type": "admitted"}
+
+
+def offer_message(sdp: str, streams: StreamMap) -> PageMessage:
+    """The server's SDP offer and the stream on each of its m-lines."""
+    return {"type": "offer", "sdp": sdp, "streams": streams}
+
+
+def chat_message(
+    *, sender_id: str, display_name: str, role: str, text: str, at: datetime
+) -> PageMessage:
+    """A chat message, to every admitted page (the sender's too)."""
+    return {
+        "type": "chat",
+        "from": sender_id,
+        "display_name": display_name,
+        "role": role,
+        "text": text,
+        "at": at.isoformat(),
+    }
+
+
+def muted_message(muted: bool, by: str) -> PageMessage:
+    """A host muted or unmuted this page's participant at the server."""
+    return {"type": "muted", "muted": muted, "by": by}
+
+
+def record_message(on: bool, by: str) -> PageMessage:
+    """A host put the hearing on or off the record."""
+    return {"type": "record", "on": on, "by": by}
+
+
+def recorder_alert_message(
+    fault: RecorderFault, *, resolved: bool, offset_s: float | None
+) -> PageMessage:
+    """To hosts: the record is losing media (``resolved`` False), or records again."""
+    return {
+        "type": "recorder_alert",
+        "track": fault.track,
+        "participant_id": fault.participant_id,
+        "kind": fault.kind,
+        "reason": "recording again" if resolved else fault.reason,
+        "resolved": resolved,
+        "offset_s": offset_s,
+    }
+
+
+def ended_message() -> PageMessage:
+    """The hearing ended; a 4410 close follows."""
+    return {"type": "ended"}

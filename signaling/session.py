@@ -24,7 +24,15 @@ from .errors import (
 from .hearing_room import HearingRoom
 from .hearing_rooms import HearingRooms
 from .model import Participant
-from .protocol import PROTOCOL_VERSION, ClientMessage, parse_client_message
+from .protocol import (
+    PROTOCOL_VERSION,
+    ClientMessage,
+    PageMessage,
+    error_message,
+    parse_client_message,
+    pong_message,
+    welcome_message,
+)
 from .room_member import Seat
 
 log = logging.getLogger(__name__)
@@ -72,7 +80,7 @@ class ParticipantSession:
         self._ice_transport_policy = ice_transport_policy
         self._heartbeat_s = heartbeat_s
         self._hello_timeout_s = hello_timeout_s
-        self._outbox: asyncio.Queue[dict[str, Any] | object] = asyncio.Queue(OUTBOX_LIMIT)
+        self._outbox: asyncio.Queue[PageMessage | object] = asyncio.Queue(OUTBOX_LIMIT)
         self._participant: Participant | None = None
         self._room: HearingRoom | None = None
         self._end_error: QashyqError | None = None
@@ -87,7 +95,7 @@ class ParticipantSession:
 
     # ---- RoomMember ----------------------------------------------------------------------
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: PageMessage) -> None:
         """Queue a message; a page that lets OUTBOX_LIMIT messages pile up is dropped."""
         if self._closing:
             return
@@ -106,9 +114,9 @@ class ParticipantSession:
             return
         self._closing = True
         self._end_error = error
-        self._put_close({"type": "error", "fatal": True, **error.to_json()})
+        self._put_close(error_message(error, fatal=True))
 
-    def _put_close(self, *frames: dict[str, Any]) -> None:
+    def _put_close(self, *frames: PageMessage) -> None:
         if self._outbox.qsize() > OUTBOX_LIMIT - 1 - len(frames):
             # The page is not reading; what it has not read is dropped so the reason fits.
             while not self._outbox.empty():
@@ -184,32 +192,31 @@ class ParticipantSession:
             )
         return message
 
-    def _welcome(self, room: HearingRoom, participant: Participant, seat: Seat) -> dict[str, Any]:
+    def _welcome(self, room: HearingRoom, participant: Participant, seat: Seat) -> PageMessage:
         hearing = room.hearing
-        return {
-            "type": "welcome",
-            "you": {
+        return welcome_message(
+            you={
                 "id": participant.id,
                 "display_name": participant.display_name,
                 "role": participant.role.value,
                 "state": seat.value,
             },
-            "hearing": {
+            hearing={
                 **hearing.summary_json(),
                 "max_video_kbps": hearing.max_video_kbps,
                 "state": room.state.value,
                 "on_record": room.on_record,
             },
-            "permissions": room.permissions(participant),
-            "roster": room.roster(for_host=participant.role.is_host)
+            permissions=room.permissions(participant),
+            roster=room.roster(for_host=participant.role.is_host)
             if seat is Seat.ADMITTED
             else [],
-            "ice_servers": self._ice_servers(participant.id)
+            ice_servers=self._ice_servers(participant.id)
             if callable(self._ice_servers)
             else self._ice_servers,
-            "ice_transport_policy": self._ice_transport_policy,
-            "heartbeat_s": self._heartbeat_s,
-        }
+            ice_transport_policy=self._ice_transport_policy,
+            heartbeat_s=self._heartbeat_s,
+        )
 
     async def _handle_frame(self, room: HearingRoom, frame: str | bytes) -> None:
         try:
@@ -218,12 +225,12 @@ class ParticipantSession:
         except MessageTooLarge:
             raise
         except QashyqError as error:
-            self.send({"type": "error", "fatal": False, **error.to_json()})
+            self.send(error_message(error, fatal=False))
 
     async def _dispatch(self, room: HearingRoom, message: ClientMessage) -> None:
         kind = message.type
         if kind == "ping":
-            self.send({"type": "pong"})
+            self.send(pong_message())
         elif kind == "hello":
             raise ProtocolViolation("hello was already received", code="bad_message")
         elif kind == "hand":

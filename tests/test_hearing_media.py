@@ -28,7 +28,7 @@ async def test_three_pages_see_and_hear_each_other_untranscoded(api: Api) -> Non
                     )
         media = hearing_media(api, hearing["id"])
         for pid in media.participant_ids:
-            pc = media.session(pid).pc
+            pc = media.connection(pid).pc
             assert pc.getReceivers() and pc.getSenders()
             assert not any(receiver_decoder_started(r) for r in pc.getReceivers())
             assert all(s._RTCRtpSender__encoder is None for s in pc.getSenders())

@@ -6,8 +6,7 @@ Layout (``<recordings dir>/<hearing id>/``)::
     timeline.jsonl                              every event, wall-clock time + media offset
     composite.mp4                               rendered after the hearing
     manifest.json, public_key.pem               the signed list of everything above
-    .recorder/status.json                       state: recording, processing, ready, failed,
-                                                incomplete (not part of the record)
+    .recorder/status.json                       ``RecordingStatus`` (not part of the record)
     .recorder/chain.jsonl                       one line per closed segment, fsynced
     .recorder/open/                             segments being written (lost on a crash)
 
@@ -18,6 +17,7 @@ method is safe to call from the event loop and from recorder threads at once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -26,9 +26,10 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from .status import RecordingStatus
 
 STATE_DIR = ".recorder"
 TRACKS_DIR = "tracks"
@@ -37,16 +38,6 @@ COMPOSITE = "composite.mp4"
 MANIFEST = "manifest.json"
 PUBLIC_KEY = "public_key.pem"
 _HEARING_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-class RecordingState(StrEnum):
-    """Where a hearing's recording is in its life."""
-
-    RECORDING = "recording"
-    PROCESSING = "processing"
-    READY = "ready"
-    FAILED = "failed"
-    INCOMPLETE = "incomplete"
 
 
 @dataclass(frozen=True)
@@ -138,24 +129,28 @@ class RecordingFolder:
 
     # ---- state -----------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
-        """The stored state (an empty dict before the first recording)."""
+    def status(self) -> RecordingStatus | None:
+        """The stored state (None before the first recording, or if it is unreadable)."""
         try:
             value = json.loads(self.status_path.read_text())
         except (OSError, ValueError):
-            return {}
-        return value if isinstance(value, dict) else {}
+            return None
+        if isinstance(value, dict):
+            value.setdefault("hearing_id", self.hearing_id)
+        return RecordingStatus.from_json(value)
 
-    def update_status(self, **changes: Any) -> dict[str, Any]:
-        """Merge ``changes`` into the state, written atomically (rename) and fsynced."""
+    def update_status(self, **changes: Any) -> RecordingStatus:
+        """Change fields of the state (``RecordingStatus``'s names), written atomically
+        (rename) and fsynced."""
         with self._lock:
-            status = self.status()
-            status.update(changes)
-            status["updated_at"] = time.time()
+            status = dataclasses.replace(
+                self.status() or RecordingStatus(self.hearing_id), **changes,
+                updated_at=time.time(),
+            )
             tmp = self.status_path.with_suffix(".tmp")
             tmp.parent.mkdir(parents=True, exist_ok=True)
             with tmp.open("w") as f:
-                json.dump(status, f, indent=1, sort_keys=True)
+                json.dump(status.to_json(), f, indent=1, sort_keys=True)
                 f.flush()
                 os.fsync(f.fileno())
             tmp.replace(self.status_path)

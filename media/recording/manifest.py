@@ -14,7 +14,6 @@ import json
 import os
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .folder import MANIFEST, PUBLIC_KEY, STATE_DIR, RecordingFolder, canonical_json, sha256_file
+from .status import VerifyReport
 
 FORMAT = "qashyq-recording-manifest/1"
 
@@ -114,32 +114,6 @@ def _write_synced(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
-
-
-@dataclass
-class VerifyReport:
-    """What ``verify`` found; ``problems`` name each missing, added or altered file."""
-
-    ok: bool = True
-    problems: list[str] = field(default_factory=list)
-    files_checked: int = 0
-    key_id: str | None = None
-    manifest_sha256: str | None = None
-
-    def fail(self, problem: str) -> None:
-        """Record one problem."""
-        self.ok = False
-        self.problems.append(problem)
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form kept in the recording's state and shown to clerks."""
-        return {
-            "ok": self.ok,
-            "problems": self.problems,
-            "files_checked": self.files_checked,
-            "key_id": self.key_id,
-            "manifest_sha256": self.manifest_sha256,
-        }
 
 
 class _Source:

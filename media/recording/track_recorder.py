@@ -2,7 +2,7 @@
 
 ``deliver`` only timestamps the packet and puts it on a bounded queue (O(1), never blocks
 the forwarding path); a worker thread assembles frames and writes segments. Failures (a full
-queue, a write or mux error) are reported as faults through ``RecorderEvents`` on the event
+queue, a write or mux error) are reported as faults through ``TrackEvents`` on the event
 loop; the recorder then drops what it cannot write and tries again at the next keyframe
 after ``RETRY_AFTER_S``, so a freed disk resumes the record by itself.
 """
@@ -38,13 +38,13 @@ class RecordedStream(Protocol):
         """Ask the publisher for a keyframe (throttled by the stream)."""
 
 
-class RecorderEvents(Protocol):
-    """What the owner of recorders hears from them (always on the event loop)."""
+class TrackEvents(Protocol):
+    """What the owner of track recorders hears from them (always on the event loop)."""
 
-    def recorder_fault(self, recorder: TrackRecorder, reason: str) -> None:
-        """The recorder could not write; media is being lost until ``recorder_resumed``."""
+    def track_fault(self, recorder: TrackRecorder, reason: str) -> None:
+        """The recorder could not write; media is being lost until ``track_resumed``."""
 
-    def recorder_resumed(self, recorder: TrackRecorder) -> None:
+    def track_resumed(self, recorder: TrackRecorder) -> None:
         """The recorder writes again after a fault."""
 
     def segment_closed(self, recorder: TrackRecorder, segment: ClosedSegment) -> None:
@@ -61,7 +61,7 @@ class TrackRecorder:
         self,
         stream: RecordedStream,
         folder: RecordingFolder,
-        events: RecorderEvents,
+        events: TrackEvents,
         *,
         origin: float,
         segment_s: float,
@@ -110,11 +110,11 @@ class TrackRecorder:
         except queue.Full:
             if not self._overflowing:
                 self._overflowing = True
-                self._events.recorder_fault(self, "the recorder cannot keep up (queue full)")
+                self._events.track_fault(self, "the recorder cannot keep up (queue full)")
             return
         if self._overflowing and self._queue.qsize() < self._queue.maxsize // 2:
             self._overflowing = False
-            self._events.recorder_resumed(self)
+            self._events.track_resumed(self)
         if self._writer.want_keyframe:
             await self.stream.request_keyframe()
 
@@ -167,7 +167,7 @@ class TrackRecorder:
             return arrival + RETRY_AFTER_S
         if self._fault is not None:
             self._fault = None
-            self._loop.call_soon_threadsafe(self._events.recorder_resumed, self)
+            self._loop.call_soon_threadsafe(self._events.track_resumed, self)
         if closed is not None:
             self._closed_segment(closed)
         return retry_at
@@ -190,7 +190,7 @@ class TrackRecorder:
         log.warning("recorder %s: %s", self.track, reason)
         if self._fault is None:
             self._fault = reason
-            self._loop.call_soon_threadsafe(self._events.recorder_fault, self, reason)
+            self._loop.call_soon_threadsafe(self._events.track_fault, self, reason)
 
 
 def _describe(error: Exception) -> str:

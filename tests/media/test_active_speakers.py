@@ -56,7 +56,7 @@ async def test_audio_only_participant_hears_the_speaker_and_follows_a_new_one(
     await eventually(all_frames(villager, [judge, witness, lawyer], 10),
                      what="the villager sees and hears everyone")
 
-    hearing.media.set_video_enabled("villager", False)
+    hearing.media.set_receive_video("villager", False)
     await eventually(lambda: hearing.media.active_speakers == ("judge",),
                      what="the judge is the only active speaker")
     await audio_advances(villager, "judge", ONE_SECOND_OF_AUDIO // 2)  # in-flight audio drains
@@ -83,6 +83,6 @@ async def test_audio_only_participant_hears_the_speaker_and_follows_a_new_one(
     assert await packets_lost(villager.pc, "witness") == 0
 
     # Video again: every publisher's audio again, speaking or not.
-    hearing.media.set_video_enabled("villager", True)
+    hearing.media.set_receive_video("villager", True)
     await audio_advances(villager, "lawyer", ONE_SECOND_OF_AUDIO)
     await audio_advances(villager, "judge", ONE_SECOND_OF_AUDIO)

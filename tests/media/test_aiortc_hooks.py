@@ -19,14 +19,9 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, unwrap_rtx, wrap_rtx
 
-from media.aiortc_seam import (
-    FastIngress,
-    extension_ids,
-    install_egress,
-    install_ingress,
-    receiver_decoder_started,
-)
-from media.rtp_packets import ExtensionIds
+from media.aiortc_fast_ingress import FastIngress
+from media.aiortc_seam import install_egress, install_ingress, receiver_decoder_started
+from media.rtp_packets import ExtensionIds, extension_ids
 
 
 def params(func: Callable[..., Any]) -> list[str]:
@@ -154,14 +149,19 @@ async def test_hooks_are_scoped_to_one_instance(kind: str) -> None:
     try:
         hooked, untouched = pc.addTransceiver(kind), pc.addTransceiver(kind)
 
-        async def on_rtp(packet: RtpPacket) -> None: ...
+        class Listener:
+            def set_parameters(self, parameters: Any) -> None: ...
 
-        async def on_rtcp(packet: Any) -> None: ...
+            async def on_rtp(self, packet: RtpPacket) -> None: ...
 
-        async def on_started(parameters: Any) -> None: ...
+            async def on_rtcp(self, packet: Any) -> None: ...
 
-        install_ingress(hooked.receiver, on_parameters=print, on_rtp=on_rtp, on_rtcp=on_rtcp)
-        install_egress(hooked.sender, stream_id="p1", on_started=on_started, on_rtcp=on_rtcp)
+            async def start(self, parameters: Any) -> None: ...
+
+            async def handle_rtcp(self, packet: Any) -> None: ...
+
+        install_ingress(hooked.receiver, Listener())
+        install_egress(hooked.sender, stream_id="p1", listener=Listener())
 
         assert hooked.receiver._handle_rtp_packet is not untouched.receiver._handle_rtp_packet
         plain_receiver: Any = untouched.receiver

@@ -35,7 +35,7 @@ async def test_three_participants_receive_each_other(make_hearing: HearingFactor
     # thread, and its senders never built an encoder (aiortc creates one lazily on the
     # first frame it is asked to send).
     for participant_id in hearing.media.participant_ids:
-        pc = hearing.media.session(participant_id).pc
+        pc = hearing.media.connection(participant_id).pc
         receivers: list[RTCRtpReceiver] = pc.getReceivers()
         senders: list[Any] = pc.getSenders()
         assert receivers and senders

@@ -43,8 +43,8 @@ async def test_audio_still_reaches_others_after_the_sequence_half_wrap(
     await eventually(
         lambda: judge.frames_from("party", "video") >= 5, what="judge sees the party"
     )
-    stream = hearing.media.session("party").published["audio"]
-    out = hearing.media.session("judge").counters[("audio", "out")]
+    stream = hearing.media.connection("party").published["audio"]
+    out = hearing.media.connection("judge").counters[("audio", "out")]
     sent = 0
 
     async def speak(count: int, *, pace: float = 0.0) -> None:

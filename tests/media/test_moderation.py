@@ -78,7 +78,7 @@ async def test_observer_cannot_publish(make_hearing: HearingFactory) -> None:
 
     # A client that claims it will send anyway is refused.
     forged = observer.answer_sdps[-1].replace("a=recvonly", "a=sendrecv")
-    await hearing.media.session("observer").negotiate()
+    await hearing.media.connection("observer").negotiate()
     with pytest.raises(InvalidAnswer):
         await hearing.media.apply_answer("observer", forged)
 
@@ -125,7 +125,7 @@ async def test_answers_are_checked(make_hearing: HearingFactory) -> None:
 
     with pytest.raises(NoOfferPending):
         await hearing.media.apply_answer("judge", judge.answer_sdps[-1])
-    await hearing.media.session("judge").negotiate()
+    await hearing.media.connection("judge").negotiate()
     with pytest.raises(InvalidAnswer):
         await hearing.media.apply_answer("judge", "this is not sdp")
 

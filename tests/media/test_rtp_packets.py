@@ -8,8 +8,13 @@ import pytest
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
-from media.aiortc_seam import extension_ids
-from media.rtp_packets import ExtensionIds, HeaderWriter, audio_level_byte, parse_received
+from media.rtp_packets import (
+    ExtensionIds,
+    HeaderWriter,
+    audio_level_byte,
+    extension_ids,
+    parse_received,
+)
 
 
 def negotiated_map() -> HeaderExtensionsMap:

@@ -1,7 +1,7 @@
-"""One participant's server-side peer connection: what it publishes and what it receives.
+"""One participant's peer connection with the server: what it publishes and what it receives.
 
 The server is always the offerer. Whenever the set of streams a participant should receive
-changes, the session renegotiates; at most one offer is in flight, and a change that happens
+changes, the connection renegotiates; at most one offer is in flight, and a change that happens
 meanwhile triggers another offer once the answer is in. M-lines are never removed or reused:
 a departed participant's m-lines go ``inactive`` (after an RTCP BYE ends the client's track).
 """
@@ -9,11 +9,10 @@ a departed participant's m-lines go ``inactive`` (after an RTCP BYE ends the cli
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiortc import (
     RTCConfiguration,
@@ -23,24 +22,11 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.rtcconfiguration import RTCBundlePolicy
-from aiortc.rtp import (
-    RTCP_PSFB_PLI,
-    RTCP_RTPFB_NACK,
-    RtcpByePacket,
-    RtcpPsfbPacket,
-    RtcpReceiverInfo,
-    RtcpRrPacket,
-    RtcpRtpfbPacket,
-    RtcpSrPacket,
-    RtpPacket,
-    unwrap_rtx,
-)
+from aiortc.rtp import RtcpRrPacket
 from aiortc.sdp import candidate_from_sdp
 
 from .aiortc_admission import cache_fingerprints, lean_receivers
 from .aiortc_seam import (
-    CodecInfo,
-    ReceiveParameters,
     Transport,
     install_egress,
     install_inert_receiver,
@@ -48,11 +34,14 @@ from .aiortc_seam import (
     sender_rtx_ssrc,
     sender_ssrc,
 )
-from .codecs import VideoCodec, add_opus_parameters, codec_preferences
+from .codecs import add_opus_parameters, codec_preferences
 from .errors import InvalidAnswer, InvalidCandidate, NoOfferPending
 from .ice import IceServer
 from .metrics import Direction, StreamCounters
+from .periodic_task import PeriodicTask
+from .plane import StreamMap, VideoCodec
 from .published_stream import PublishedStream
+from .publisher_ingress import PublisherIngress
 from .subscription import Subscription
 
 logger = logging.getLogger(__name__)
@@ -60,92 +49,11 @@ logger = logging.getLogger(__name__)
 KINDS = ("audio", "video")
 RECEIVER_REPORT_INTERVAL = 1.0
 
-StreamMap = dict[str, dict[str, str]]
-
 
 class OfferSink(Protocol):
-    """Where a session's offers go (``HearingMedia`` forwards them to ``MediaSignal``)."""
+    """Where a connection's offers go (``HearingMedia`` forwards them to ``MediaSignal``)."""
 
     async def __call__(self, participant_id: str, sdp: str, streams: StreamMap) -> None: ...
-
-
-class _Ingress:
-    """Server side of one publish m-line: raw RTP in, ``PublishedStream`` out, RTCP back."""
-
-    def __init__(
-        self, transceiver: RTCRtpTransceiver, participant_id: str, counters: StreamCounters
-    ) -> None:
-        self.transceiver = transceiver
-        self.stream = PublishedStream(
-            participant_id, transceiver.kind, counters=counters, upstream=self
-        )
-        self.transport = Transport(transceiver.sender)
-        self.rtcp_ssrc = sender_ssrc(transceiver.sender)
-        self._codecs: dict[int, CodecInfo] = {}
-        self._rtx_apt: dict[int, int] = {}
-        self._rtx_ssrcs: dict[int, int] = {}
-
-    def set_parameters(self, parameters: ReceiveParameters) -> None:
-        self._codecs = dict(parameters.codecs)
-        self._rtx_ssrcs = dict(parameters.rtx_ssrcs)
-        self._rtx_apt = {
-            c.rtx_payload_type: c.payload_type
-            for c in parameters.codecs.values()
-            if c.rtx_payload_type is not None
-        }
-        main = next(
-            (c for c in parameters.codecs.values() if not c.mime_type.lower().endswith("/rtx")),
-            None,
-        )
-        if main is not None:
-            self.stream.set_codec(main.mime_type, main.clock_rate)
-
-    async def on_rtp(self, packet: RtpPacket) -> None:
-        if packet.payload_type in self._rtx_apt:
-            media_ssrc = self._rtx_ssrcs.get(packet.ssrc, self.stream.media_ssrc)
-            if media_ssrc is None or len(packet.payload) < 2:
-                return
-            packet = unwrap_rtx(
-                packet, payload_type=self._rtx_apt[packet.payload_type], ssrc=media_ssrc
-            )
-        elif packet.payload_type not in self._codecs:
-            return
-        if not packet.payload:
-            return  # padding-only probe: nothing to forward
-        await self.stream.receive(packet)
-
-    async def on_rtcp(self, packet: Any) -> None:
-        if isinstance(packet, RtcpSrPacket) and packet.ssrc == self.stream.media_ssrc:
-            info = packet.sender_info
-            await self.stream.receive_sender_report(
-                int(info.ntp_timestamp), int(info.rtp_timestamp)
-            )
-        elif isinstance(packet, RtcpByePacket):
-            pass  # the publisher stops when its session ends; nothing to tear down early
-
-    async def send_pli(self, media_ssrc: int) -> None:
-        packet = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=self.rtcp_ssrc, media_ssrc=media_ssrc)
-        await self.transport.send(bytes(packet))
-
-    async def send_nack(self, media_ssrc: int, lost: list[int]) -> None:
-        packet = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=self.rtcp_ssrc, media_ssrc=media_ssrc)
-        packet.lost = lost
-        await self.transport.send(bytes(packet))
-
-    def receiver_report(self, now: float) -> RtcpReceiverInfo | None:
-        stats = self.stream.statistics
-        if stats is None or self.stream.media_ssrc is None or stats.received == 0:
-            return None
-        lsr, dlsr = stats.lsr_dlsr(now)
-        return RtcpReceiverInfo(
-            ssrc=self.stream.media_ssrc,
-            fraction_lost=stats.take_fraction_lost(),
-            packets_lost=stats.packets_lost,
-            highest_sequence=stats.extended_highest & 0xFFFFFFFF,
-            jitter=stats.jitter,
-            lsr=lsr,
-            dlsr=dlsr,
-        )
 
 
 _DIRECTIONS = frozenset({"inactive", "sendonly", "recvonly", "sendrecv"})
@@ -173,7 +81,7 @@ def _media_directions(sdp: str) -> list[tuple[str, str, str | None]]:
     return sections
 
 
-class ParticipantSession:
+class ParticipantConnection:
     """A participant's peer connection with the server, and the streams it carries."""
 
     def __init__(
@@ -209,7 +117,7 @@ class ParticipantSession:
                 self.counters[(kind, "in")] = StreamCounters(participant_id, kind, "in")
             self.counters[(kind, "out")] = StreamCounters(participant_id, kind, "out")
         self.published: dict[str, PublishedStream] = {}
-        self._ingress: dict[str, _Ingress] = {}
+        self._ingress: dict[str, PublisherIngress] = {}
         self._subscriptions: dict[tuple[str, str], tuple[Subscription, RTCRtpTransceiver]] = {}
         self._departed: list[RTCRtpTransceiver] = []
         self._offer_in_flight = False
@@ -223,27 +131,23 @@ class ParticipantSession:
         self._closed = False
         self._description_lock = asyncio.Lock()
         self._receive_video = True
-        self._rtcp_task: asyncio.Task[None] | None = None
+        self._receiver_reports: PeriodicTask | None = None
         if can_publish:
             for kind in KINDS:
                 self._add_publish_transceiver(kind)
-            self._rtcp_task = asyncio.create_task(
-                self._send_receiver_reports(), name=f"rtcp-rr-{participant_id}"
+            self._receiver_reports = PeriodicTask(
+                f"receiver reports to {participant_id}", RECEIVER_REPORT_INTERVAL,
+                self._send_receiver_reports,
             )
 
-    # -- building the session -------------------------------------------------------------
+    # -- building the connection ----------------------------------------------------------
 
     def _add_publish_transceiver(self, kind: str) -> None:
         with lean_receivers():
             transceiver = self.pc.addTransceiver(kind, direction="recvonly")
         transceiver.setCodecPreferences(codec_preferences(kind, self._video_codec))
-        ingress = _Ingress(transceiver, self.participant_id, self.counters[(kind, "in")])
-        install_ingress(
-            transceiver.receiver,
-            on_parameters=ingress.set_parameters,
-            on_rtp=ingress.on_rtp,
-            on_rtcp=ingress.on_rtcp,
-        )
+        ingress = PublisherIngress(transceiver, self.participant_id, self.counters[(kind, "in")])
+        install_ingress(transceiver.receiver, ingress)
         self.published[kind] = ingress.stream
         self._ingress[kind] = ingress
 
@@ -268,12 +172,7 @@ class ParticipantSession:
         )
         if stream.kind == "video" and not self._receive_video:
             subscription.set_paused(True)
-        install_egress(
-            transceiver.sender,
-            stream_id=stream.participant_id,
-            on_started=subscription.start,
-            on_rtcp=subscription.handle_rtcp,
-        )
+        install_egress(transceiver.sender, stream_id=stream.participant_id, listener=subscription)
         stream.add_sink(subscription)
         self._subscriptions[key] = (subscription, transceiver)
 
@@ -435,14 +334,12 @@ class ParticipantSession:
 
     async def _send_receiver_reports(self) -> None:
         # Browsers size their send bitrate on these (no REMB/transport-cc from aiortc).
-        while True:
-            await asyncio.sleep(RECEIVER_REPORT_INTERVAL)
-            now = time.monotonic()
-            for ingress in self._ingress.values():
-                report = ingress.receiver_report(now)
-                if report is not None and ingress.transport.connected:
-                    packet = RtcpRrPacket(ssrc=ingress.rtcp_ssrc, reports=[report])
-                    await ingress.transport.send(bytes(packet))
+        now = time.monotonic()
+        for ingress in self._ingress.values():
+            report = ingress.receiver_report(now)
+            if report is not None and ingress.transport.connected:
+                packet = RtcpRrPacket(ssrc=ingress.rtcp_ssrc, reports=[report])
+                await ingress.transport.send(bytes(packet))
 
     # -- teardown -------------------------------------------------------------------------
 
@@ -456,11 +353,13 @@ class ParticipantSession:
         if self._closed:
             return
         self._closed = True
-        for task in (self._rtcp_task, self._deferred_offer):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        if self._receiver_reports is not None:
+            await self._receiver_reports.close()
+        if self._deferred_offer is not None:
+            # _send_deferred_offer ends quietly on its own errors: only cancellation is left.
+            deferred = self._deferred_offer
+            deferred.cancel()
+            await asyncio.wait([deferred])
         for subscription, _ in self._subscriptions.values():
             subscription.close()
         self._subscriptions.clear()

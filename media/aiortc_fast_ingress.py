@@ -1,0 +1,147 @@
+"""The forwarding fast path's ingress: our publishers' RTP handed straight to their streams.
+
+A sibling of ``aiortc_seam.py`` (whose rule it follows: instance hooks only, every hook
+pinned by ``tests/media/test_aiortc_hooks.py``). It replaces the server transport's
+``RTCDtlsTransport._handle_rtp_data`` and its ICE connection's ``data_received`` on that
+instance, reads ``_rx_srtp`` and ``_state``, and hands everything it does not take back to
+aiortc unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any
+
+import pylibsrtp
+from aiortc import clock
+from aiortc.rtcdtlstransport import State
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+
+from .rtp_packets import extension_ids, is_srtp, parse_received
+
+logger = logging.getLogger(__name__)
+
+RtpHandler = Callable[[RtpPacket], Awaitable[None]]
+
+_SSRC = struct.Struct("!I")
+
+
+class _Continue:
+    """Awaitable that finishes a coroutine which was started by hand and then suspended."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], pending: Any) -> None:
+        self._coroutine = coroutine
+        self._pending = pending
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coroutine, pending = self._coroutine, self._pending
+        while True:
+            try:
+                sent = yield pending
+            except BaseException as exc:  # cancellation too: passed on, not eaten
+                try:
+                    pending = coroutine.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    pending = coroutine.send(sent)
+                except StopIteration:
+                    return
+
+
+async def _finish(continuation: _Continue) -> None:
+    await continuation
+
+
+class FastIngress:
+    """Per server transport: hands our publishers' RTP straight to their streams.
+
+    aiortc queues every datagram (``aioice.Connection.data_received`` -> ``asyncio.Queue``)
+    for the DTLS transport's receive task, then parses it into an ``RtpPacket`` (building a
+    ``HeaderExtensions`` per packet) and routes it. For SRTP on a connected transport this
+    reads the datagram where it arrives instead: unprotect, ``parse_received``, look the SSRC
+    up, and run the stream's handler right away. Everything else (DTLS, SRTCP, STUN, SSRCs we
+    do not know) takes aiortc's own path unchanged.
+
+    The handler is a coroutine function, run by hand: on our path it never suspends (sends
+    are synchronous ``sendto``), so no task is created per packet. If one ever does suspend
+    (a sink awaiting real I/O), a task owned by this object finishes it.
+    """
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._original = transport._handle_rtp_data
+        self._handlers: dict[int, RtpHandler] = {}
+        self._owners: dict[int, object] = {}
+        self._map: HeaderExtensionsMap = transport._rtp_header_extensions_map
+        self._audio_level_id = 0
+        self._unfinished: set[asyncio.Task[None]] = set()
+        transport._handle_rtp_data = self._handle_rtp_data
+        connection = transport.transport._connection
+        self._queue_datagram = connection.data_received
+        connection.data_received = self._datagram_received
+
+    @staticmethod
+    def of(transport: Any) -> FastIngress:
+        """The fast ingress of ``transport``, installed on first use."""
+        existing = getattr(transport, "_qashyq_fast_ingress", None)
+        if isinstance(existing, FastIngress):
+            return existing
+        created = FastIngress(transport)
+        transport._qashyq_fast_ingress = created
+        return created
+
+    def add(self, ssrc: int, owner: object, handler: RtpHandler) -> None:
+        """Route ``ssrc`` to ``handler`` (owned by ``owner``, for ``remove``)."""
+        self._handlers[ssrc] = handler
+        self._owners[ssrc] = owner
+        # Ids are fixed once negotiated (the server offers them): read them with the route.
+        self._audio_level_id = extension_ids(self._map).audio_level
+
+    async def remove(self, owner: object) -> None:
+        """Forget every SSRC routed to ``owner``'s handler; the last one ends leftover tasks."""
+        for ssrc in [s for s, o in self._owners.items() if o is owner]:
+            del self._handlers[ssrc]
+            del self._owners[ssrc]
+        if not self._handlers and self._unfinished:
+            leftovers = tuple(self._unfinished)
+            for task in leftovers:
+                task.cancel()
+            await asyncio.gather(*leftovers, return_exceptions=True)
+
+    def _datagram_received(self, data: bytes, component: int) -> None:
+        transport = self._transport
+        srtp = transport._rx_srtp
+        if srtp is None or not is_srtp(data) or transport._state is not State.CONNECTED:
+            self._queue_datagram(data, component)
+            return
+        try:
+            plain = srtp.unprotect(data)
+        except pylibsrtp.Error:
+            return  # replayed or forged: aiortc drops these too
+        self._run(self._handle_rtp_data(plain, 0))
+
+    async def _handle_rtp_data(self, data: bytes, arrival_time_ms: int) -> None:
+        handler = self._handlers.get(_SSRC.unpack_from(data, 8)[0]) if len(data) >= 12 else None
+        if handler is None:
+            await self._original(data, arrival_time_ms or clock.current_ms())
+            return
+        packet = parse_received(data, self._audio_level_id, self._map)
+        if packet is not None:
+            await handler(packet)
+
+    def _run(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        try:
+            pending = coroutine.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            logger.exception("forwarding a packet failed")
+            return
+        task = asyncio.get_running_loop().create_task(_finish(_Continue(coroutine, pending)))
+        self._unfinished.add(task)
+        task.add_done_callback(self._unfinished.discard)
