@@ -4,64 +4,7 @@
 
 import { errorText } from "./admin_api.js";
 import { h } from "./dom.js";
-import { addStrings, t } from "./i18n.js";
-
-addStrings({
-  kk: {
-    "rec.title": "Жазбалар",
-    "rec.none": "Әзірге жазба жоқ.",
-    "rec.state.recording": "Жазылуда",
-    "rec.state.processing": "Өңделуде ({pct}%)",
-    "rec.state.ready": "Дайын",
-    "rec.state.failed": "Қате",
-    "rec.state.incomplete": "Толық емес",
-    "rec.size": "{mb} МБ",
-    "rec.duration": "{min} мин {sec} с",
-    "rec.verified": "Қолтаңба мен хэштер тексерілді",
-    "rec.not_verified": "Тексеру сәтсіз: {problems}",
-    "rec.unchecked": "Тексерілмеген",
-    "rec.zip": "Бәрін жүктеу (zip)",
-    "rec.composite": "Видео (MP4)",
-    "rec.verify": "Қайта тексеру",
-    "rec.downloading": "Жүктелуде…",
-  },
-  ru: {
-    "rec.title": "Записи",
-    "rec.none": "Записей пока нет.",
-    "rec.state.recording": "Идёт запись",
-    "rec.state.processing": "Обработка ({pct}%)",
-    "rec.state.ready": "Готова",
-    "rec.state.failed": "Ошибка",
-    "rec.state.incomplete": "Неполная",
-    "rec.size": "{mb} МБ",
-    "rec.duration": "{min} мин {sec} с",
-    "rec.verified": "Подпись и хэши проверены",
-    "rec.not_verified": "Проверка не пройдена: {problems}",
-    "rec.unchecked": "Не проверена",
-    "rec.zip": "Скачать всё (zip)",
-    "rec.composite": "Видео (MP4)",
-    "rec.verify": "Проверить снова",
-    "rec.downloading": "Загрузка…",
-  },
-  en: {
-    "rec.title": "Recordings",
-    "rec.none": "No recordings yet.",
-    "rec.state.recording": "Recording",
-    "rec.state.processing": "Processing ({pct}%)",
-    "rec.state.ready": "Ready",
-    "rec.state.failed": "Failed",
-    "rec.state.incomplete": "Incomplete",
-    "rec.size": "{mb} MB",
-    "rec.duration": "{min} min {sec} s",
-    "rec.verified": "Signature and hashes verified",
-    "rec.not_verified": "Verification failed: {problems}",
-    "rec.unchecked": "Not verified",
-    "rec.zip": "Download all (zip)",
-    "rec.composite": "Video (MP4)",
-    "rec.verify": "Verify again",
-    "rec.downloading": "Downloading…",
-  },
-});
+import { t } from "./i18n.js";
 
 const DOWNLOADABLE = new Set(["ready", "failed", "incomplete"]);
 

@@ -4,7 +4,6 @@
 import { ApiError, errorText } from "./admin_api.js";
 import { h, svgDataUrl } from "./dom.js";
 import { formatDateTime, t } from "./i18n.js";
-import "./station_strings.js";
 
 export class StationsPanel {
   constructor(api, container, { onAuthFailure, onChanged }) {

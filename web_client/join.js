@@ -1,473 +1,411 @@
-// The participant page flow: token from the fragment -> signaling -> pre-join -> lobby ->
-// hearing, and an error screen for every way it can end.
+// The participant page. One JoinPage holds where the participant is (`phase`) and every
+// transition is a named method; the screen shown is derived from the phase.
+//
+//   connecting --welcome--> prejoin --join--> lobby --admitted--> hearing
+//   (a participant who joined before a reconnect goes from the welcome straight to lobby/hearing)
+//   prejoin | lobby | hearing --socket lost--> reconnecting --welcome--> (as above)
+//   reconnecting --socket lost--> reconnecting (backoff) ... --tries used up--> error
+//   any --fatal close--> error | ended;  lobby | hearing --leave--> left
+//   error | left --"reconnect" / "continue here"--> connecting
 
 import { $, showScreen } from "./dom.js";
+import { isHearingOver, renderErrorScreen } from "./error_screen.js";
 import { HearingView } from "./hearing_view.js";
-import { RecordIndicator } from "./record_indicator.js";
-import {
-  applyI18n, bindLanguageSelect, formatDateTime, onLanguageChange, roleName, setLanguage, t,
-} from "./i18n.js";
+import { renderHearingSummary } from "./hearing_summary.js";
+import { applyI18n, bindLanguageSelect, onLanguageChange, setLanguage, t } from "./i18n.js";
+import { takeToken } from "./join_link.js";
 import { MediaSession } from "./media_session.js";
 import { levelMeter, PreJoin, unlockAudio } from "./prejoin.js";
 import { AudioOnlySwitch, LinkMonitor } from "./quality.js";
-import { SignalingClient } from "./signaling_client.js";
-import { STATION_RETURN_KEY } from "./station_strings.js";
+import { RecordIndicator } from "./record_indicator.js";
+import { CLOSE_CODES, isFatalClose, SignalingClient } from "./signaling_client.js";
+import { StationReturn, stationReturnTarget } from "./station_return.js";
 
 const SCREENS = ["screen-connecting", "screen-prejoin", "screen-lobby", "screen-hearing", "screen-error"];
-const TOKEN_KEY = "qashyq.join.token";
-const FATAL_CODES = new Set([4400, 4401, 4403, 4408, 4409, 4410, 4413, 4429]);
 // Enough tries to cover the server's reconnection grace (60 s by default), the seat is kept.
 const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 10000, 10000, 10000, 10000, 10000];
+// Phases in which the visit is over and the error screen says why.
+const OVER = new Set(["error", "ended", "left"]);
 
-const state = {
-  token: null,
-  signaling: null,
-  welcome: null,
-  me: null,
-  permissions: [],
-  roster: [],
-  joined: false, // the user pressed join
-  local: null, // {stream, audio, video}
-  session: null,
-  view: null,
-  pendingOffer: null,
-  prejoin: null,
-  userPickedLanguage: false,
-  reconnectAttempt: 0,
-  reconnectTimer: null,
-  lastError: null, // what the error screen shows, re-rendered on language change
-  ended: false,
-  selfMeter: null,
-  audioOnly: null, // AudioOnlySwitch, kept across reconnects
-  monitor: null, // LinkMonitor
-};
-
-// ---- Token -----------------------------------------------------------------------
-
-function takeToken() {
-  let fromHash = location.hash.replace(/^#/, "").trim();
-  try {
-    fromHash = decodeURIComponent(fromHash);
-  } catch {
-    // Not percent-encoded: use it as it is; the server judges it.
+/** The participant page: signaling, the participant's place in the hearing, and its screens. */
+class JoinPage {
+  /** @param {string|null} token  the link's token (null: the link was opened incomplete) */
+  constructor(token) {
+    /** @type {"connecting"|"prejoin"|"lobby"|"hearing"|"reconnecting"|"error"|"ended"|"left"} */
+    this.phase = "connecting";
+    this.token = token;
+    this.signaling = null; // SignalingClient of the current attempt
+    this.welcome = null; // the last welcome: the hearing, ICE servers, limits
+    this.me = null; // this participant as the server sees it; me.state: "lobby" | "admitted"
+    this.permissions = [];
+    this.roster = [];
+    this.prejoin = null; // PreJoin while the camera and microphone are being checked
+    this.joining = false; // "join" pressed while the camera prompt is still open
+    this.local = null; // {stream, audio, video} chosen at "join"; null until the participant joins
+    this.pendingOffer = null; // an offer that came before "join": answered in the hearing
+    this.session = null; // MediaSession, while in the hearing
+    this.view = null; // HearingView, while the hearing screen is live
+    this.record = null; // RecordIndicator, from the first entry into the hearing on
+    this.selfMeter = null; // level of the participant's own microphone (active speaker)
+    this.audioOnly = null; // AudioOnlySwitch, kept across reconnects
+    this.monitor = null; // LinkMonitor, kept across reconnects
+    this.userPickedLanguage = false;
+    this.reconnectAttempt = 0;
+    this.reconnectTimer = null;
+    this.hearingEnded = false; // the server said `ended`: the close that follows is final
+    this.end = null; // VisitEnd (error_screen.js) while the visit is over
+    this.stationReturn = new StationReturn($("#error-station"), () => OVER.has(this.phase));
   }
-  if (fromHash) {
-    // The token must not stay in the address bar, history or a shared screenshot.
-    history.replaceState(null, "", location.pathname + location.search);
+
+  /** Whether the participant pressed "join" (and so holds their chosen media). */
+  get joined() {
+    return this.local !== null;
+  }
+
+  /** Whether the participant sits in the hearing itself (not in the lobby). */
+  get seatedInHearing() {
+    return this.joined && this.me?.state === "admitted";
+  }
+
+  // ---- Phase and screen ---------------------------------------------------------------
+
+  enter(phase) {
+    this.phase = phase;
+    showScreen(this.screen(), SCREENS);
+    this.renderPhase();
+  }
+
+  screen() {
+    switch (this.phase) {
+      case "connecting": return "screen-connecting";
+      case "prejoin": return "screen-prejoin";
+      case "lobby": return "screen-lobby";
+      case "hearing": return "screen-hearing";
+      // Someone in the hearing keeps seeing it (under a banner) while the link comes back.
+      case "reconnecting": return this.seatedInHearing ? "screen-hearing" : "screen-connecting";
+      default: return "screen-error";
+    }
+  }
+
+  /** What the phase's screen says in words: redone on every language switch. */
+  renderPhase() {
+    if (this.phase === "connecting" || this.phase === "reconnecting") {
+      $("#connecting-text").textContent =
+        t(this.phase === "reconnecting" ? "error.reconnecting" : "join.connecting");
+    }
+    if (OVER.has(this.phase)) {
+      renderErrorScreen(this.end, () => this.startOver());
+      this.stationReturn.offer();
+    }
+  }
+
+  renderHearingInfo() {
+    if (this.welcome?.hearing) renderHearingSummary(this.welcome.hearing, this.me);
+  }
+
+  // ---- Signaling ----------------------------------------------------------------------
+
+  /** Open signaling: the first time, a retry (phase stays "reconnecting"), or a fresh start. */
+  connect() {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.signaling?.close();
+    this.signaling = new SignalingClient({
+      onWelcome: (msg) => this.onWelcome(msg),
+      onMessage: (msg) => this.onMessage(msg),
+      onClose: (info) => this.onClose(info),
+    });
+    if (this.phase !== "reconnecting") this.enter("connecting");
+    this.signaling.connect(this.token);
+  }
+
+  send(msg) {
+    return this.signaling ? this.signaling.send(msg) : false;
+  }
+
+  onWelcome(msg) {
+    this.reconnectAttempt = 0;
+    this.welcome = msg;
+    this.me = msg.you || {};
+    this.permissions = Array.isArray(msg.permissions) ? msg.permissions : [];
+    this.roster = Array.isArray(msg.roster) ? msg.roster : [];
+    this.pendingOffer = null;
+    if (!this.userPickedLanguage && msg.hearing?.language) setLanguage(msg.hearing.language, false);
+    $("#banner").hidden = true;
+    this.renderHearingInfo();
+    if (!this.joined) this.enterPrejoin();
+    else if (this.me.state === "admitted") this.enterHearing();
+    else this.enterLobby();
+  }
+
+  onMessage(msg) {
+    switch (msg.type) {
+      case "offer":
+        if (this.session) this.session.handleOffer(msg);
+        else this.pendingOffer = msg;
+        break;
+      case "admitted":
+        this.me = { ...this.me, state: "admitted" };
+        if (this.joined) this.enterHearing();
+        break;
+      case "roster":
+        this.roster = Array.isArray(msg.participants) ? msg.participants : [];
+        this.view?.setRoster(this.roster);
+        break;
+      case "chat":
+        this.view?.addChat(msg);
+        break;
+      case "muted":
+        this.view?.setServerMuted(Boolean(msg.muted));
+        break;
+      case "ended":
+        this.hearingEnded = true;
+        break;
+      case "record":
+        if (this.welcome?.hearing) this.welcome.hearing.on_record = Boolean(msg.on);
+        this.record?.setOn(Boolean(msg.on));
+        break;
+      case "recorder_alert":
+        this.record?.handleAlert(msg);
+        break;
+      default:
+        // Non-fatal errors and unknown types: never answered.
+        break;
+    }
+  }
+
+  onClose({ code, error }) {
+    this.closeMedia(false);
+    if (this.hearingEnded && !isFatalClose(code)) code = CLOSE_CODES.HEARING_ENDED;
+    if (isFatalClose(code)) {
+      // Whatever comes next (another try, "continue here") starts again at the pre-join.
+      this.stopLocalMedia();
+      this.local = null;
+      this.prejoin?.finish("receive");
+      this.prejoin = null;
+      this.finishVisit({ code, error });
+      return;
+    }
+    // Network loss, server restart (1001), or no answer. A page that never got in (still
+    // "connecting") learns nothing by retrying; one that was welcomed keeps trying a while.
+    if (this.phase !== "connecting" && this.reconnectAttempt < RECONNECT_DELAYS_MS.length) {
+      this.startReconnecting(RECONNECT_DELAYS_MS[this.reconnectAttempt++]);
+      return;
+    }
+    this.finishVisit({ code, error, network: true });
+  }
+
+  // ---- Transitions --------------------------------------------------------------------
+
+  enterPrejoin() {
+    this.enter("prejoin");
+    if (this.prejoin) return;
+    this.prejoin = new PreJoin(
+      {
+        preview: $("#preview"),
+        previewOff: $("#preview-off"),
+        meterBar: $("#mic-meter-bar"),
+        cameraSelect: $("#camera-select"),
+        micSelect: $("#mic-select"),
+        message: $("#media-message"),
+        actions: $("#media-actions"),
+      },
+      { canPublish: this.permissions.includes("publish"), onJoin: (mode) => this.join(mode) },
+    );
+    this.prejoin.start();
+    // A workstation's one click was its big join button: no second click on a kiosk.
+    if (stationReturnTarget()) this.join("full");
+  }
+
+  /** The participant pressed "join" (mode: "full", "audio" or "receive"). */
+  async join(mode = "full") {
+    unlockAudio();
+    if (this.joined || this.joining) return;
+    this.joining = true;
+    $("#join").disabled = true;
     try {
-      sessionStorage.setItem(TOKEN_KEY, fromHash);
-    } catch {
-      // Without storage a reload needs the link again.
+      // A tap on "join" while the camera prompt is still open waits for its answer.
+      await this.prejoin?.settled();
+    } finally {
+      this.joining = false;
+      $("#join").disabled = false;
     }
-    return fromHash;
+    // Meanwhile the visit may have ended; a lost link keeps the choice for the welcome.
+    if (this.joined || (this.phase !== "prejoin" && this.phase !== "reconnecting")) return;
+    this.local = this.prejoin
+      ? this.prejoin.finish(mode)
+      : { stream: new MediaStream(), audio: null, video: null };
+    this.prejoin = null;
+    if (this.phase === "reconnecting") return;
+    if (this.me.state === "admitted") this.enterHearing();
+    else this.enterLobby();
   }
-  try {
-    return sessionStorage.getItem(TOKEN_KEY);
-  } catch {
-    return null;
+
+  enterLobby() {
+    this.enter("lobby");
   }
-}
 
-// ---- Signaling ---------------------------------------------------------------------
-
-function connect() {
-  clearTimeout(state.reconnectTimer);
-  state.signaling?.close();
-  state.signaling = new SignalingClient({ onWelcome, onMessage, onClose });
-  if (!state.joined) showScreen("screen-connecting", SCREENS);
-  state.signaling.connect(state.token);
-}
-
-function send(msg) {
-  return state.signaling ? state.signaling.send(msg) : false;
-}
-
-function onWelcome(msg) {
-  state.reconnectAttempt = 0;
-  state.welcome = msg;
-  state.me = msg.you || {};
-  state.permissions = Array.isArray(msg.permissions) ? msg.permissions : [];
-  state.roster = Array.isArray(msg.roster) ? msg.roster : [];
-  state.pendingOffer = null;
-  if (!state.userPickedLanguage && msg.hearing?.language) setLanguage(msg.hearing.language, false);
-  $("#banner").hidden = true;
-  renderHearingInfo();
-  if (!state.joined) {
-    showPrejoin();
-  } else if (state.me.state === "admitted") {
-    enterHearing();
-  } else {
-    showLobby();
-  }
-}
-
-function onMessage(msg) {
-  switch (msg.type) {
-    case "offer":
-      if (state.session) state.session.handleOffer(msg);
-      else state.pendingOffer = msg; // answered once the user has joined
-      break;
-    case "admitted":
-      state.me = { ...state.me, state: "admitted" };
-      if (state.joined) enterHearing();
-      break;
-    case "roster":
-      state.roster = Array.isArray(msg.participants) ? msg.participants : [];
-      state.view?.setRoster(state.roster);
-      break;
-    case "chat":
-      state.view?.addChat(msg);
-      break;
-    case "muted":
-      state.view?.setServerMuted(Boolean(msg.muted));
-      break;
-    case "ended":
-      state.ended = true;
-      break;
-    case "record":
-      if (state.welcome?.hearing) state.welcome.hearing.on_record = Boolean(msg.on);
-      state.record?.setOn(Boolean(msg.on));
-      break;
-    case "recorder_alert":
-      state.record?.handleAlert(msg);
-      break;
-    default:
-      // Non-fatal errors and unknown types: never answered.
-      break;
-  }
-}
-
-function onClose({ code, error, everWelcomed }) {
-  teardownMedia(false);
-  if (state.ended && !FATAL_CODES.has(code)) code = 4410;
-  if (FATAL_CODES.has(code)) {
-    // Whatever comes next (another try, "continue here") starts again at the pre-join.
-    stopLocal();
-    state.joined = false;
-    state.local = null;
-    state.prejoin?.finish("receive");
-    state.prejoin = null;
-    showError({ code, error });
-    return;
-  }
-  // Network loss, server restart (1001), or no answer: try again for a while.
-  if (everWelcomed && state.reconnectAttempt < RECONNECT_DELAYS_MS.length) {
-    const delay = RECONNECT_DELAYS_MS[state.reconnectAttempt++];
-    if (state.joined && state.me?.state === "admitted") {
-      showScreen("screen-hearing", SCREENS);
-      const banner = $("#banner");
-      banner.textContent = t("error.reconnecting");
-      banner.hidden = false;
-      state.view?.destroy();
-      state.view = null;
-    } else {
-      showScreen("screen-connecting", SCREENS);
-      $("#connecting-text").textContent = t("error.reconnecting");
-    }
-    state.reconnectTimer = setTimeout(connect, delay);
-    return;
-  }
-  showError({ code, error, network: true });
-}
-
-// ---- Screens ---------------------------------------------------------------------------
-
-function renderHearingInfo() {
-  const hr = state.welcome?.hearing;
-  if (!hr) return;
-  $("#hearing-label").textContent = t("join.hearing", { case: hr.case_number });
-  $("#prejoin-kind").textContent = t(`kind.${hr.kind}`);
-  $("#prejoin-case").textContent = t("join.hearing", { case: hr.case_number });
-  $("#prejoin-title").textContent = hr.title || "";
-  $("#prejoin-time").textContent = hr.starts_at
-    ? t("join.startsAt", { time: formatDateTime(hr.starts_at) }) : "";
-  const you = t("join.you", { name: state.me.display_name, role: roleName(state.me.role) });
-  $("#prejoin-you").textContent = you;
-  $("#lobby-you").textContent = you;
-  $("#lobby-text").textContent = t(hr.kind === "mediation" ? "lobby.textMediation" : "lobby.text");
-}
-
-function showPrejoin() {
-  showScreen("screen-prejoin", SCREENS);
-  if (state.prejoin) return;
-  state.prejoin = new PreJoin(
-    {
-      preview: $("#preview"),
-      previewOff: $("#preview-off"),
-      meterBar: $("#mic-meter-bar"),
-      cameraSelect: $("#camera-select"),
-      micSelect: $("#mic-select"),
-      message: $("#media-message"),
-      actions: $("#media-actions"),
-    },
-    { canPublish: state.permissions.includes("publish"), onJoin: join },
-  );
-  state.prejoin.start();
-  // A workstation's one click was its big join button: no second click on a kiosk.
-  if (stationReturn()) join("full");
-}
-
-async function join(mode = "full") {
-  unlockAudio();
-  if (state.joined || state.joining) return;
-  state.joining = true;
-  $("#join").disabled = true;
-  try {
-    // A tap on "join" while the camera prompt is still open waits for its answer.
-    await state.prejoin?.settled();
-  } finally {
-    state.joining = false;
-    $("#join").disabled = false;
-  }
-  if (state.joined || !state.signaling) return;
-  state.joined = true;
-  state.local = state.prejoin
-    ? state.prejoin.finish(mode)
-    : { stream: new MediaStream(), audio: null, video: null };
-  state.prejoin = null;
-  if (state.me.state === "admitted") enterHearing();
-  else showLobby();
-}
-
-function showLobby() {
-  showScreen("screen-lobby", SCREENS);
-}
-
-function enterHearing() {
-  showScreen("screen-hearing", SCREENS);
-  $("#banner").hidden = true;
-  if (!state.selfMeter && state.local?.audio) state.selfMeter = levelMeter(state.local.audio);
-  if (!state.view) {
-    state.view = new HearingView({
-      me: state.me,
-      hearing: state.welcome.hearing,
-      permissions: state.permissions,
-      local: state.local,
+  enterHearing() {
+    this.enter("hearing");
+    $("#banner").hidden = true;
+    if (!this.selfMeter && this.local?.audio) this.selfMeter = levelMeter(this.local.audio);
+    const send = (msg) => this.send(msg);
+    this.view ||= new HearingView({
+      me: this.me,
+      permissions: this.permissions,
+      local: this.local,
       send,
-      onLeave: leave,
+      onLeave: () => this.leave(),
       levels: () => {
-        const levels = state.session ? state.session.audioLevels() : new Map();
-        levels.set("self", state.selfMeter ? state.selfMeter.level() : 0);
+        const levels = this.session ? this.session.audioLevels() : new Map();
+        levels.set("self", this.selfMeter ? this.selfMeter.level() : 0);
         return levels;
       },
     });
-  }
-  state.view.setRoster(state.roster);
-  if (!state.record) {
-    state.record = new RecordIndicator({
-      onRecord: state.welcome.hearing?.on_record,
-      canSwitch: state.permissions.includes("record"),
+    this.view.setRoster(this.roster);
+    this.record ||= new RecordIndicator({
+      onRecord: this.welcome.hearing?.on_record,
+      canSwitch: this.permissions.includes("record"),
       send,
-      nameOf: (id) => state.roster.find((p) => p.id === id)?.display_name,
-      banner: (text) => state.view?.banner(text),
+      nameOf: (id) => this.roster.find((p) => p.id === id)?.display_name,
+      banner: (text) => this.view?.banner(text),
+    });
+    if (!this.session) this.openMedia();
+    this.view.sendMediaState();
+    this.audioOnly ||= new AudioOnlySwitch({
+      button: $("#btn-audio-only"),
+      send,
+      notify: (text) => this.view?.banner(text),
+    });
+    this.audioOnly.apply();
+    this.monitor ||= new LinkMonitor({
+      getPc: () => this.session?.pc || null,
+      send,
+      onPoor: () => this.audioOnly?.poorLink(),
     });
   }
-  if (!state.session) {
-    state.session = new MediaSession({
-      selfId: state.me.id,
-      iceServers: state.welcome.ice_servers,
-      iceTransportPolicy: state.welcome.ice_transport_policy,
-      maxVideoKbps: state.welcome.hearing?.max_video_kbps,
-      canPublish: state.permissions.includes("publish"),
-      onAnswer: (sdp) => send({ type: "answer", sdp }),
-      onRemoteChange: (remote) => state.view?.setRemoteStreams(remote),
+
+  openMedia() {
+    this.session = new MediaSession({
+      selfId: this.me.id,
+      iceServers: this.welcome.ice_servers,
+      iceTransportPolicy: this.welcome.ice_transport_policy,
+      maxVideoKbps: this.welcome.hearing?.max_video_kbps,
+      canPublish: this.permissions.includes("publish"),
+      onAnswer: (sdp) => this.send({ type: "answer", sdp }),
+      onRemoteChange: (remote) => this.view?.setRemoteStreams(remote),
       onConnectionState: (connection) => {
         $("#screen-hearing").dataset.media = connection;
         // aiortc has no ICE restart: a failed connection is rebuilt through a new session.
-        if (connection === "failed") rebuildConnection();
+        if (connection === "failed") this.rebuildConnection();
       },
     });
-    state.session.setLocalTracks({ audio: state.local.audio, video: state.local.video });
-    if (state.pendingOffer) {
-      state.session.handleOffer(state.pendingOffer);
-      state.pendingOffer = null;
+    this.session.setLocalTracks({ audio: this.local.audio, video: this.local.video });
+    if (this.pendingOffer) {
+      this.session.handleOffer(this.pendingOffer);
+      this.pendingOffer = null;
     }
   }
-  state.view.sendMediaState();
-  state.audioOnly ||= new AudioOnlySwitch({
-    button: $("#btn-audio-only"),
-    send,
-    notify: (text) => state.view?.banner(text),
-  });
-  state.audioOnly.apply();
-  state.monitor ||= new LinkMonitor({
-    getPc: () => state.session?.pc || null,
-    send,
-    onPoor: () => state.audioOnly?.poorLink(),
-  });
-}
 
-/** Media failed while signaling lives: start over; the server keeps the seat meanwhile. */
-function rebuildConnection() {
-  if (!state.joined || state.ended) return;
-  state.signaling?.close();
-  teardownMedia(false);
-  state.view?.destroy();
-  state.view = null;
-  connect();
-}
+  /** Signaling was lost: try again after `delayMs`; the server keeps the seat meanwhile. */
+  startReconnecting(delayMs) {
+    this.enter("reconnecting");
+    if (this.seatedInHearing) {
+      const banner = $("#banner");
+      banner.textContent = t("error.reconnecting");
+      banner.hidden = false;
+      this.view?.destroy();
+      this.view = null;
+    }
+    this.reconnectTimer = setTimeout(() => this.connect(), delayMs);
+  }
 
-function teardownMedia(stopTracks) {
-  state.session?.close();
-  state.session = null;
-  if (stopTracks) stopLocal();
-}
+  /** Media failed while signaling lives: start over; the server keeps the seat meanwhile. */
+  rebuildConnection() {
+    if (!this.joined || this.hearingEnded) return;
+    this.signaling?.close();
+    this.closeMedia(false);
+    this.view?.destroy();
+    this.view = null;
+    this.enter("reconnecting");
+    this.connect();
+  }
 
-function stopLocal() {
-  for (const track of state.local?.stream?.getTracks() || []) track.stop();
-  state.selfMeter?.close();
-  state.selfMeter = null;
-}
+  /** The participant leaves on purpose. */
+  leave() {
+    // Said out loud so the server gives the seat up instead of holding it for a reconnect.
+    this.send({ type: "leave" });
+    this.signaling?.close();
+    this.monitor?.close();
+    this.monitor = null;
+    this.closeMedia(true);
+    this.view?.destroy();
+    this.view = null;
+    this.local = null;
+    this.finishVisit({ left: true });
+  }
 
-function leave() {
-  // Said out loud so the server gives the seat up instead of holding it for a reconnect.
-  send({ type: "leave" });
-  state.signaling?.close();
-  state.monitor?.close();
-  state.monitor = null;
-  teardownMedia(true);
-  state.view?.destroy();
-  state.view = null;
-  state.joined = false;
-  state.local = null;
-  showError({ left: true });
-}
+  /** The visit is over (`end`: a VisitEnd): the error screen says why. */
+  finishVisit(end) {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.end = end;
+    this.view?.destroy();
+    this.view = null;
+    this.enter(end.left ? "left" : isHearingOver(end) ? "ended" : "error");
+  }
 
-// ---- Errors --------------------------------------------------------------------------
+  /** The error screen's "reconnect" / "continue here": a fresh start with new tries. */
+  startOver() {
+    this.reconnectAttempt = 0;
+    this.end = null;
+    this.connect();
+  }
 
-function showError(info) {
-  state.lastError = info;
-  state.view?.destroy();
-  state.view = null;
-  renderError();
-  showScreen("screen-error", SCREENS);
-}
+  closeMedia(stopTracks) {
+    this.session?.close();
+    this.session = null;
+    if (stopTracks) this.stopLocalMedia();
+  }
 
-function renderError() {
-  const info = state.lastError;
-  if (!info) return;
-  const screen = $("#screen-error");
-  const code = info.code ?? 0;
-  const errCode = info.error?.code || "";
-  screen.dataset.closeCode = String(code);
-  screen.dataset.errorCode = info.left ? "left" : errCode || (info.network ? "network" : "");
-  const title = $("#error-title");
-  const text = $("#error-text");
-  const extra = $("#error-extra");
-  const action = $("#error-action");
-  title.textContent = t("error.title");
-  $(".error-card").classList.toggle("neutral", Boolean(info.left) || code === 4408 || code === 4410);
-  extra.hidden = true;
-  action.hidden = true;
-  action.onclick = null;
-  const reconnect = (label) => {
-    action.textContent = t(label);
-    action.hidden = false;
-    action.onclick = () => {
-      state.reconnectAttempt = 0;
-      state.lastError = null;
-      connect();
-    };
-  };
-  if (info.left) {
-    title.textContent = t("error.left");
-    text.textContent = "";
-    reconnect("error.reconnect");
-  } else if (info.fatalText) {
-    text.textContent = t(info.fatalText);
-  } else if (code === 4403) {
-    const key = { link_revoked: "error.link_revoked", removed: "error.removed",
-      denied: "error.denied", station_revoked: "error.station_revoked" }[errCode] || "error.4403";
-    text.textContent = t(key);
-  } else if (code === 4408) {
-    title.textContent = t("error.title.early");
-    const details = info.error?.details || {};
-    text.textContent = t("error.4408", {
-      time: details.starts_at ? formatDateTime(details.starts_at) : "—",
+  stopLocalMedia() {
+    for (const track of this.local?.stream?.getTracks() || []) track.stop();
+    this.selfMeter?.close();
+    this.selfMeter = null;
+  }
+
+  // ---- Start --------------------------------------------------------------------------
+
+  start() {
+    applyI18n(document);
+    bindLanguageSelect($("#lang"), () => {
+      this.userPickedLanguage = true;
     });
-    if (details.opens_at) {
-      extra.textContent = t("error.4408.opens", { time: formatDateTime(details.opens_at) });
-      extra.hidden = false;
+    onLanguageChange(() => {
+      this.renderHearingInfo();
+      this.renderPhase();
+      this.prejoin?.relabel();
+      this.view?.render();
+      this.audioOnly?.render();
+    });
+    $("#join").addEventListener("click", () => this.join("full"));
+    $("#lobby-leave").addEventListener("click", () => this.leave());
+    // Mobile browsers keep audio locked until the first tap.
+    document.addEventListener("pointerdown", unlockAudio, { once: true, capture: true });
+    // Back online (tunnel, network switch): reconnect now instead of waiting for the backoff.
+    window.addEventListener("online", () => {
+      if (this.phase === "reconnecting" && !this.signaling?.ws) this.connect();
+    });
+    if (!this.token) {
+      this.finishVisit({ fatalText: "error.noToken", code: 0 });
+      return;
     }
-    reconnect("error.reconnect");
-  } else if (code === 4410) {
-    title.textContent = t("hstate.ended");
-    text.textContent = t("error.4410");
-  } else if (code === 4409) {
-    text.textContent = t("error.4409");
-    reconnect("error.continueHere");
-  } else if (FATAL_CODES.has(code)) {
-    text.textContent = t(`error.${code}`);
-    if (code === 4429 || code === 4400) reconnect("error.reconnect");
-  } else {
-    text.textContent = t("error.network");
-    reconnect("error.reconnect");
-  }
-  offerStationReturn();
-}
-
-// ---- Facility workstation ----------------------------------------------------------------
-
-const STATION_RETURN_AFTER_MS = 15000;
-let stationReturnTimer = null;
-
-/** The station page this tab came from, if a facility workstation opened this hearing. */
-function stationReturn() {
-  try {
-    return sessionStorage.getItem(STATION_RETURN_KEY);
-  } catch {
-    return null;
+    if (!window.RTCPeerConnection || !window.WebSocket) {
+      this.finishVisit({ fatalText: "error.unsupported", code: 0 });
+      return;
+    }
+    this.connect();
   }
 }
 
-/** On a workstation the error screen leads back to its list of hearings, by itself too. */
-function offerStationReturn() {
-  const target = stationReturn();
-  const back = $("#error-station");
-  back.hidden = !target;
-  if (!target) return;
-  back.onclick = () => location.assign(target);
-  if (stationReturnTimer) return;
-  stationReturnTimer = setTimeout(() => {
-    stationReturnTimer = null;
-    // Unless someone pressed "reconnect" meanwhile and is back in the hearing.
-    if (!$("#screen-error").hidden) location.assign(target);
-  }, STATION_RETURN_AFTER_MS);
-}
-
-// ---- Start -------------------------------------------------------------------------------
-
-function init() {
-  applyI18n(document);
-  bindLanguageSelect($("#lang"), () => {
-    state.userPickedLanguage = true;
-  });
-  onLanguageChange(() => {
-    renderHearingInfo();
-    renderError();
-    state.prejoin?.relabel();
-    state.view?.render();
-    state.audioOnly?.render();
-  });
-  $("#join").addEventListener("click", () => join("full"));
-  $("#lobby-leave").addEventListener("click", leave);
-  // Mobile browsers keep audio locked until the first tap.
-  document.addEventListener("pointerdown", unlockAudio, { once: true, capture: true });
-  // Back online (tunnel, network switch): reconnect now instead of waiting for the backoff.
-  window.addEventListener("online", () => {
-    if (state.reconnectTimer && !state.signaling?.ws && !state.lastError) connect();
-  });
-
-  state.token = takeToken();
-  if (!state.token) {
-    showError({ fatalText: "error.noToken", code: 0 });
-    return;
-  }
-  if (!window.RTCPeerConnection || !window.WebSocket) {
-    showError({ fatalText: "error.unsupported", code: 0 });
-    return;
-  }
-  connect();
-}
-
-init();
+new JoinPage(takeToken()).start();

@@ -2,7 +2,6 @@
 // the server every few seconds) and the audio-only switch (`receive_video`), which the
 // participant can press or which turns itself on when the downlink stays poor.
 
-import "./network_strings.js";
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
 

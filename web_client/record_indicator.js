@@ -2,43 +2,7 @@
 // recorder alert hosts must see at once when the official record is losing media.
 
 import { $, h } from "./dom.js";
-import { addStrings, onLanguageChange, t } from "./i18n.js";
-
-addStrings({
-  kk: {
-    "record.on": "Жазылуда",
-    "record.off": "Жазылмайды",
-    "record.switchOn": "Жазуды бастау",
-    "record.switchOff": "Жазуды тоқтату",
-    "record.turnedOn": "Отырыс жазылып жатыр.",
-    "record.turnedOff": "Жазу тоқтатылды.",
-    "record.alert": "Жазу ақауы: {who} — {reason}. Отырыс жалғасады, үзіліс журналға жазылды.",
-    "record.alertDisk": "Жазу ақауы: дискіде орын жоқ немесе жазу қатесі ({reason}).",
-    "record.resolved": "Жазу қалпына келді.",
-  },
-  ru: {
-    "record.on": "Идёт запись",
-    "record.off": "Запись не ведётся",
-    "record.switchOn": "Начать запись",
-    "record.switchOff": "Остановить запись",
-    "record.turnedOn": "Заседание записывается.",
-    "record.turnedOff": "Запись остановлена.",
-    "record.alert": "Сбой записи: {who} — {reason}. Заседание продолжается, пробел отмечен в журнале.",
-    "record.alertDisk": "Сбой записи: нет места на диске или ошибка записи ({reason}).",
-    "record.resolved": "Запись восстановлена.",
-  },
-  en: {
-    "record.on": "On the record",
-    "record.off": "Off the record",
-    "record.switchOn": "Start recording",
-    "record.switchOff": "Stop recording",
-    "record.turnedOn": "The hearing is being recorded.",
-    "record.turnedOff": "Recording stopped.",
-    "record.alert": "Recorder fault: {who} — {reason}. The hearing goes on; the gap is logged.",
-    "record.alertDisk": "Recorder fault: disk full or write error ({reason}).",
-    "record.resolved": "Recording has resumed.",
-  },
-});
+import { onLanguageChange, t } from "./i18n.js";
 
 /** Owns #record-indicator, #btn-record and #recorder-alert on the participant page. */
 export class RecordIndicator {

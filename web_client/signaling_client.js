@@ -4,9 +4,48 @@
 export const PROTOCOL_VERSION = 1;
 const HELLO_TIMEOUT_MS = 15000;
 
+/**
+ * The WebSocket close codes of the protocol ("Close codes" in docs/protocol.md), by name.
+ * 1006 never crosses the wire: the browser reports it when a socket dies without a close
+ * frame, and this client reports it when nothing answers.
+ */
+export const CLOSE_CODES = Object.freeze({
+  NORMAL: 1000,
+  GOING_AWAY: 1001, // the server is shutting down
+  NO_CLOSE_FRAME: 1006,
+  PROTOCOL_ERROR: 4400, // protocol_error, handshake_timeout
+  LINK_INVALID: 4401, // link_invalid
+  REFUSED: 4403, // one of REFUSAL_REASONS
+  TOO_EARLY: 4408, // too_early; details.starts_at, details.opens_at
+  REPLACED: 4409, // the same participant connected from another page
+  HEARING_ENDED: 4410,
+  MESSAGE_TOO_LARGE: 4413,
+  SLOW_CLIENT: 4429,
+});
+
+/** The error frame codes a 4403 close comes with: why this participant may not be here. */
+export const REFUSAL_REASONS = Object.freeze(["link_revoked", "removed", "denied", "station_revoked"]);
+
+/**
+ * The close codes after which trying again by itself cannot help: the server meant it, and
+ * the page says why. Any other close (1001, 1006, ...) is a lost connection worth retrying.
+ */
+export const FATAL_CLOSE_CODES = Object.freeze([
+  CLOSE_CODES.PROTOCOL_ERROR, CLOSE_CODES.LINK_INVALID, CLOSE_CODES.REFUSED,
+  CLOSE_CODES.TOO_EARLY, CLOSE_CODES.REPLACED, CLOSE_CODES.HEARING_ENDED,
+  CLOSE_CODES.MESSAGE_TOO_LARGE, CLOSE_CODES.SLOW_CLIENT,
+]);
+
+/** Whether a close with `code` ends the visit (see FATAL_CLOSE_CODES). */
+export function isFatalClose(code) {
+  return FATAL_CLOSE_CODES.includes(code);
+}
+
+/** One signaling connection: hello with the link's token, welcome, heartbeat, close. */
 export class SignalingClient {
   /**
-   * handlers: onWelcome(msg), onMessage(msg), onClose({code, error, everWelcomed})
+   * handlers: onWelcome(msg), onMessage(msg), onClose({code, error}) where
+   * `error` is the fatal error frame that came before the close, if any.
    */
   constructor(handlers) {
     this.handlers = handlers;
@@ -31,7 +70,7 @@ export class SignalingClient {
     try {
       ws = new WebSocket(SignalingClient.url());
     } catch {
-      this.finish(1006);
+      this.finish(CLOSE_CODES.NO_CLOSE_FRAME);
       return;
     }
     this.ws = ws;
@@ -39,7 +78,7 @@ export class SignalingClient {
     this.helloTimer = setTimeout(() => {
       if (!this.welcomed && this.ws === ws) {
         ws.close();
-        this.finish(1006);
+        this.finish(CLOSE_CODES.NO_CLOSE_FRAME);
       }
     }, HELLO_TIMEOUT_MS);
     ws.addEventListener("open", () => {
@@ -90,7 +129,7 @@ export class SignalingClient {
         } catch {
           // Already closing.
         }
-        this.finish(1006);
+        this.finish(CLOSE_CODES.NO_CLOSE_FRAME);
         return;
       }
       this.send({ type: "ping" });
@@ -117,15 +156,14 @@ export class SignalingClient {
     this.ws = null;
     this.stopHeartbeat();
     clearTimeout(this.helloTimer);
-    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000);
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(CLOSE_CODES.NORMAL);
   }
 
   finish(code) {
-    const wasWelcomed = this.welcomed;
     this.ws = null;
     this.stopHeartbeat();
     clearTimeout(this.helloTimer);
     if (this.closedByUs) return;
-    this.handlers.onClose({ code, error: this.fatal, everWelcomed: wasWelcomed });
+    this.handlers.onClose({ code, error: this.fatal });
   }
 }

@@ -6,7 +6,7 @@
 
 import { $, h, showScreen } from "./dom.js";
 import { applyI18n, bindLanguageSelect, formatTime, onLanguageChange, roleName, t } from "./i18n.js";
-import { STATION_RETURN_KEY } from "./station_strings.js";
+import { STATION_RETURN_KEY } from "./station_return.js";
 
 const CREDENTIAL_KEY = "qashyq.station.credential";
 const AUTO_JOIN_KEY = "qashyq.station.autoJoin";
