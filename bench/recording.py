@@ -27,7 +27,8 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtp import RtpPacket
 
 from media.codecs import is_keyframe_start
-from media.published_stream import ForwardedPacket
+from media.metrics import StreamCounters
+from media.published_stream import ForwardedPacket, PublishedStream
 from media.recording.composite import render_composite
 from media.recording.folder import ClosedSegment, RecordingFolder
 from media.recording.track_recorder import TrackRecorder
@@ -54,7 +55,7 @@ def _video_packets(seconds: float, bitrate: int) -> list[ForwardedPacket]:
                             ssrc=1, marker=j == len(payloads) - 1, payload=payload)
             seq += 1
             packets.append(ForwardedPacket(rtp, "video/VP8", 90000,
-                                           is_keyframe_start("video/VP8", payload), 0))
+                                           is_keyframe_start("video/VP8", payload), 0, 0))
     return packets
 
 
@@ -73,17 +74,23 @@ def _audio_packets(seconds: float) -> list[ForwardedPacket]:
         for payload in payloads:
             rtp = RtpPacket(payload_type=96, sequence_number=i & 0xFFFF, timestamp=timestamp,
                             ssrc=2, payload=payload)
-            packets.append(ForwardedPacket(rtp, "audio/opus", 48000, True, 0))
+            packets.append(ForwardedPacket(rtp, "audio/opus", 48000, True, 0, 0))
     return packets
 
 
-class _Stream:
-    def __init__(self, participant_id: str, kind: str) -> None:
-        self.participant_id = participant_id
-        self.kind = kind
+class _NoUpstream:
+    """The bench has no publisher to ask for keyframes or retransmissions."""
 
-    async def request_keyframe(self) -> bool:
-        return False
+    async def send_pli(self, media_ssrc: int) -> None:
+        return None
+
+    async def send_nack(self, media_ssrc: int, lost: list[int]) -> None:
+        return None
+
+
+def _stream(participant_id: str, kind: str) -> PublishedStream:
+    return PublishedStream(participant_id, kind, upstream=_NoUpstream(),
+                           counters=StreamCounters(participant_id, kind, "in"))
 
 
 class _Events:
@@ -106,7 +113,7 @@ async def _record(folder: RecordingFolder, participant_id: str, video: list[Forw
     events = _Events()
     origin = time.monotonic()
     recorders = [
-        TrackRecorder(_Stream(participant_id, kind), folder, events, origin=origin - start,
+        TrackRecorder(_stream(participant_id, kind), folder, events, origin=origin - start,
                       segment_s=10.0, clock=clock)
         for kind, clock in (("video", _Clock(origin, FPS)), ("audio", _Clock(origin, 50)))
     ]

@@ -32,6 +32,7 @@ from .plane import (
     RecorderListener,
     RecorderStart,
     StreamMap,
+    TileView,
     TimelineEntry,
     VideoCodec,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "RecorderStart",
     "StreamCounters",
     "StreamMap",
+    "TileView",
     "TimelineEntry",
     "UnknownParticipant",
     "VideoCodec",

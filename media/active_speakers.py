@@ -108,6 +108,7 @@ class ActiveSpeakers:
         self._meters: dict[PublishedStream, LevelMeter] = {}
         self._speakers: list[LevelMeter] = []
         self._without_video: set[str] = set()
+        self._dominant: LevelMeter | None = None
         self.next_tick = clock() + TICK_S
 
     @property
@@ -115,6 +116,12 @@ class ActiveSpeakers:
         """Participant ids of the current active speakers (most recently chosen last);
         up to ``MAX_SPEAKERS + 1``, as a listener among them hears the others."""
         return tuple(m.stream.participant_id for m in self._speakers)
+
+    @property
+    def dominant(self) -> str | None:
+        """The speaker whose video comes first: the loudest of the active speakers, kept
+        until another is clearly louder (``SWITCH_MARGIN_DB``)."""
+        return None if self._dominant is None else self._dominant.stream.participant_id
 
     def stream_published(self, stream: PublishedStream) -> None:
         """Meter a new audio stream; gate it for the audio-only participants already there."""
@@ -132,6 +139,8 @@ class ActiveSpeakers:
         if meter is None:
             return
         stream.set_level_meter(None)
+        if meter is self._dominant:
+            self._dominant = None
         if meter in self._speakers:
             self._speakers.remove(meter)
             self._gate_all()
@@ -166,6 +175,12 @@ class ActiveSpeakers:
             if meter.score > quietest.score + SWITCH_MARGIN_DB:
                 chosen.remove(quietest)
                 chosen.append(meter)
+        loudest = max(chosen, key=lambda m: m.score, default=None)
+        if self._dominant not in chosen or (
+            loudest is not None and self._dominant is not None
+            and loudest.score > self._dominant.score + SWITCH_MARGIN_DB
+        ):
+            self._dominant = loudest
         if chosen != self._speakers:
             self._speakers = chosen
             self._gate_all()
@@ -176,7 +191,7 @@ class ActiveSpeakers:
 
     def _gate(self, stream: PublishedStream) -> None:
         meter = self._meters.get(stream)
-        for sink in stream.sinks:
+        for sink in stream.consumers:
             if isinstance(sink, Subscription):
                 listener = sink.subscriber_id
                 sink.set_paused(

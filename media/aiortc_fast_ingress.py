@@ -3,8 +3,8 @@
 A sibling of ``aiortc_seam.py`` (whose rule it follows: instance hooks only, every hook
 pinned by ``tests/media/test_aiortc_hooks.py``). It replaces the server transport's
 ``RTCDtlsTransport._handle_rtp_data`` and its ICE connection's ``data_received`` on that
-instance, reads ``_rx_srtp`` and ``_state``, and hands everything it does not take back to
-aiortc unchanged.
+instance, reads ``_rx_srtp`` and ``_state``, routes unknown SSRCs with ``_rtp_router``, and
+hands everything it does not take back to aiortc unchanged.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ class FastIngress:
     for the DTLS transport's receive task, then parses it into an ``RtpPacket`` (building a
     ``HeaderExtensions`` per packet) and routes it. For SRTP on a connected transport this
     reads the datagram where it arrives instead: unprotect, ``parse_received``, look the SSRC
-    up, and run the stream's handler right away. Everything else (DTLS, SRTCP, STUN, SSRCs we
-    do not know) takes aiortc's own path unchanged.
+    up, and run the stream's handler right away; an SSRC not known yet is routed by aiortc's
+    router to its receiver. Everything else (DTLS, SRTCP, STUN) takes aiortc's own path.
 
     The handler is a coroutine function, run by hand: on our path it never suspends (sends
     are synchronous ``sendto``), so no task is created per packet. If one ever does suspend
@@ -74,7 +74,6 @@ class FastIngress:
 
     def __init__(self, transport: Any) -> None:
         self._transport = transport
-        self._original = transport._handle_rtp_data
         self._handlers: dict[int, RtpHandler] = {}
         self._owners: dict[int, object] = {}
         self._map: HeaderExtensionsMap = transport._rtp_header_extensions_map
@@ -127,12 +126,18 @@ class FastIngress:
 
     async def _handle_rtp_data(self, data: bytes, arrival_time_ms: int) -> None:
         handler = self._handlers.get(_SSRC.unpack_from(data, 8)[0]) if len(data) >= 12 else None
-        if handler is None:
-            await self._original(data, arrival_time_ms or clock.current_ms())
-            return
         packet = parse_received(data, self._audio_level_id, self._map)
-        if packet is not None:
+        if packet is None:
+            return
+        if handler is not None:
             await handler(packet)
+            return
+        # An SSRC the answer did not announce (simulcast layers, RTX): aiortc's router finds
+        # the receiver by payload type. Routed here rather than through aiortc's parser so
+        # the packet keeps its raw header extensions (the rid that names its layer).
+        receiver = self._transport._rtp_router.route_rtp(packet)
+        if receiver is not None:
+            await receiver._handle_rtp_packet(packet, arrival_time_ms or clock.current_ms())
 
     def _run(self, coroutine: Coroutine[Any, Any, None]) -> None:
         try:

@@ -12,6 +12,7 @@ from typing import Any
 from aiortc import RTCRtpCodecCapability
 
 from .plane import VideoCodec
+from .transport_feedback import TRANSPORT_CC_URI
 
 # aiortc only honours a preference whose parameters equal one of its own codec entries.
 _H264_PARAMETERS = {
@@ -22,6 +23,15 @@ _H264_PARAMETERS = {
 # Opus in-band FEC lets a receiver rebuild a lost 20 ms frame from the next packet, which
 # matters on 3G; browsers only send it when the remote description asks for it.
 OPUS_FMTP: dict[str, int] = {"minptime": 10, "useinbandfec": 1, "usedtx": 1}
+
+
+# Header extension ids the server adds to its offers itself (aiortc offers ids 1-3 and
+# knows nothing of these): the rid of a simulcast layer and of its retransmissions.
+RID_EXTENSION_ID = 10
+REPAIRED_RID_EXTENSION_ID = 11
+TRANSPORT_CC_EXTENSION_ID = 5
+_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+_REPAIRED_RID_URI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 
 
 def codec_preferences(kind: str, video_codec: VideoCodec) -> list[Any]:
@@ -107,29 +117,48 @@ def is_keyframe_start(mime_type: str, payload: bytes) -> bool:
 
 def _vp8_keyframe_start(payload: bytes) -> bool:
     # RFC 7741 section 4.2: payload descriptor, then the VP8 payload header.
+    offset = _vp8_frame_offset(payload)
+    return offset is not None and payload[offset] & 0x01 == 0  # P bit clear: keyframe
+
+
+def _vp8_frame_offset(payload: bytes) -> int | None:
+    # Where the VP8 frame begins in the first packet of a frame (None: not a frame start).
     if len(payload) < 1:
-        return False
+        return None
     first = payload[0]
     extended, start, partition = first & 0x80, first & 0x10, first & 0x07
     if not start or partition != 0:
-        return False
+        return None
     offset = 1
     if extended:
         if len(payload) < 2:
-            return False
+            return None
         flags = payload[1]
         offset = 2
         if flags & 0x80:  # I: picture id, 7 or 15 bits
             if len(payload) <= offset:
-                return False
+                return None
             offset += 2 if payload[offset] & 0x80 else 1
         if flags & 0x40:  # L: TL0PICIDX
             offset += 1
         if flags & 0x30:  # T or K: TID/KEYIDX byte
             offset += 1
-    if len(payload) <= offset:
-        return False
-    return payload[offset] & 0x01 == 0  # P bit clear means keyframe
+    return offset if len(payload) > offset else None
+
+
+def keyframe_size(mime_type: str, payload: bytes) -> tuple[int, int] | None:
+    """Width and height of the picture a keyframe's first packet starts (VP8 only; H.264
+    would need its SPS decoded), from the frame header (RFC 6386 section 9.1)."""
+    if mime_type.lower() != "video/vp8":
+        return None
+    offset = _vp8_frame_offset(payload)
+    if offset is None or len(payload) < offset + 10:
+        return None
+    header = payload[offset:offset + 10]
+    if header[0] & 0x01 or header[3:6] != b"\x9d\x01\x2a":
+        return None
+    return (int.from_bytes(header[6:8], "little") & 0x3FFF,
+            int.from_bytes(header[8:10], "little") & 0x3FFF)
 
 
 def _h264_keyframe_start(payload: bytes) -> bool:
@@ -147,3 +176,47 @@ def _h264_keyframe_start(payload: bytes) -> bool:
                 return True
             offset += 2 + size
     return False
+
+
+def offer_publishing(sdp: str, *, publish_mids: set[str], camera_mids: set[str],
+                     rids: tuple[str, ...]) -> str:
+    """The offer as the page receives it: what aiortc cannot say about publishing.
+
+    On the m-lines the page publishes on (``publish_mids``), transport-wide congestion
+    control (the extension and ``transport-cc`` feedback for every codec), so the page's
+    congestion controller hears of its uplink's delay; on the camera's (``camera_mids``),
+    simulcast layers ``rids`` (RFC 8853 ``a=simulcast:recv``, RFC 8851 ``a=rid``, RFC 8852
+    rid header extensions). aiortc drops attributes it does not know from its own
+    description, and needs none of them: the server reads the extensions from the packets.
+    A browser that cannot do simulcast sends one stream.
+    """
+    if not publish_mids:
+        return sdp
+    out: list[str] = []
+    section: list[str] = []
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            out += _publishing_section(section, publish_mids, camera_mids, rids)
+            section = []
+        section.append(line)
+    out += _publishing_section(section, publish_mids, camera_mids, rids)
+    return "\r\n".join(out) + "\r\n"
+
+
+def _publishing_section(section: list[str], publish_mids: set[str], camera_mids: set[str],
+                        rids: tuple[str, ...]) -> list[str]:
+    mid = next((line[6:] for line in section if line.startswith("a=mid:")), None)
+    if mid not in publish_mids:
+        return section
+    payload_types = [line[9:].split(" ", 1)[0] for line in section
+                     if line.startswith("a=rtpmap:")]
+    added = [f"a=extmap:{TRANSPORT_CC_EXTENSION_ID} {TRANSPORT_CC_URI}"]
+    added += [f"a=rtcp-fb:{pt} transport-cc" for pt in payload_types]
+    if mid in camera_mids:
+        added += [
+            f"a=extmap:{RID_EXTENSION_ID} {_RID_URI}",
+            f"a=extmap:{REPAIRED_RID_EXTENSION_ID} {_REPAIRED_RID_URI}",
+            *(f"a=rid:{rid} recv" for rid in rids),
+            f"a=simulcast:recv {';'.join(rids)}",
+        ]
+    return section + added

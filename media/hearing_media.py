@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import re
+import time
 from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
@@ -20,7 +21,7 @@ from .errors import (
 from .ice import IceServer
 from .metrics import HearingMetrics
 from .participant_connection import ParticipantConnection
-from .plane import MediaSignal, ParticipantQuality, StreamMap, VideoCodec
+from .plane import MediaSignal, ParticipantQuality, StreamMap, TileView, VideoCodec
 from .published_stream import PublishedStream
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,8 @@ class HearingMedia:
             video_codec=self.video_codec,
             ice_servers=self._ice_servers,
             send_offer=self._send_offer,
+            speaker=lambda: self._speakers.dominant,
+            on_video=self._downlink_video,
         )
         # The graph changes in one synchronous step, so concurrent joins and leaves
         # always see a consistent set of subscriptions.
@@ -190,8 +193,20 @@ class HearingMedia:
         Without video the participant also receives only the active speakers' audio
         (``ActiveSpeakers``): the rest would be silence at a weak link's expense.
         """
-        self.connection(participant_id).set_receive_video(receive_video)
-        self._speakers.set_receive_video(participant_id, receive_video)
+        connection = self.connection(participant_id)
+        connection.set_receive_video(receive_video)
+        self._speakers.set_receive_video(
+            participant_id, receive_video and not connection.downlink.audio_only
+        )
+
+    def _downlink_video(self, participant_id: str, receiving: bool) -> None:
+        # The allocation's last step: the participant's downlink cannot carry even the
+        # speaker's lowest layer (or can again). Audio-only pages hear the active speakers.
+        connection = self._connections.get(participant_id)
+        if connection is None:
+            return
+        self._speakers.set_receive_video(participant_id, receiving and connection.receive_video)
+        self._signal.receiving_video(participant_id, receiving)
 
     def quality(self, participant_id: str) -> ParticipantQuality:
         """Loss, jitter and RTT as reported by RTCP for the participant's streams."""
@@ -201,13 +216,24 @@ class HearingMedia:
             for s in connection.subscriptions
         }
         publishing = {
-            kind: (
-                stream.statistics.received if stream.statistics else 0,
-                stream.statistics.packets_lost if stream.statistics else 0,
-            )
-            for kind, stream in connection.published.items()
+            kind: stream.received_and_lost() for kind, stream in connection.published.items()
         }
-        return ParticipantQuality(participant_id, receiving, publishing)
+        now = time.monotonic()
+        uplink = [layer.statistics.recent_fraction_lost(now)
+                  for stream in connection.published.values() for layer in stream.layers
+                  if layer.statistics is not None and layer.active(now)]
+        return ParticipantQuality(
+            participant_id, receiving, publishing,
+            uplink_loss=max(uplink) if uplink else None,
+            downlink_loss=connection.downlink_loss(now),
+            downlink_estimate_bps=connection.downlink.estimate,
+            downlink_audio_only=connection.downlink.audio_only,
+        )
+
+    def set_view(self, participant_id: str, tiles: dict[str, TileView], *, hidden: bool) -> None:
+        """What the participant's page shows (adaptive subscription): the allocation sends
+        no layer above a tile's size and nothing for tiles that cannot be seen."""
+        self.connection(participant_id).downlink.set_view(tiles, hidden=hidden)
 
     def metrics(self) -> HearingMetrics:
         """A snapshot of every participant's counters (render with ``render_prometheus``)."""

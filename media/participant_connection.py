@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from aiortc import (
@@ -34,20 +34,28 @@ from .aiortc_seam import (
     sender_rtx_ssrc,
     sender_ssrc,
 )
-from .codecs import add_opus_parameters, codec_preferences
+from .codecs import add_opus_parameters, codec_preferences, offer_publishing
+from .downlink import Downlink
 from .errors import InvalidAnswer, InvalidCandidate, NoOfferPending
 from .ice import IceServer
 from .metrics import Direction, StreamCounters
 from .periodic_task import PeriodicTask
 from .plane import StreamMap, VideoCodec
-from .published_stream import PublishedStream
+from .published_stream import SIMULCAST_RIDS, PublishedStream
 from .publisher_ingress import PublisherIngress
 from .subscription import Subscription
+from .transport_feedback import FEEDBACK_INTERVAL_S, TransportFeedback
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("audio", "video")
+# The link's heartbeat: congestion feedback to a publisher and reallocation when asked for,
+# every tick; receiver reports and the downlink's estimate every second.
+LINK_TICK_S = FEEDBACK_INTERVAL_S
 RECEIVER_REPORT_INTERVAL = 1.0
+# Packet overhead on the wire beyond the RTP payload (IP, UDP, RTP header and extensions,
+# SRTP tag): what a shaped link counts.
+PACKET_OVERHEAD_BYTES = 50
 
 
 class OfferSink(Protocol):
@@ -92,11 +100,18 @@ class ParticipantConnection:
         video_codec: VideoCodec,
         ice_servers: Sequence[IceServer],
         send_offer: OfferSink,
+        speaker: Callable[[], str | None] = lambda: None,
+        on_video: Callable[[str, bool], None] = lambda participant_id, receiving: None,
     ) -> None:
         self.participant_id = participant_id
         self.can_publish = can_publish
         self._video_codec = video_codec
         self._send_offer = send_offer
+        self._speaker = speaker
+        self.downlink = Downlink(
+            participant_id, on_video=lambda receiving: on_video(participant_id, receiving),
+            reallocate=self._allocate,
+        )
         self.pc = RTCPeerConnection(
             RTCConfiguration(
                 # An empty list, never None: aiortc's default for None is Google's public STUN
@@ -131,14 +146,12 @@ class ParticipantConnection:
         self._closed = False
         self._description_lock = asyncio.Lock()
         self._receive_video = True
-        self._receiver_reports: PeriodicTask | None = None
+        self._next_report = 0.0
+        self._feedback = TransportFeedback()
         if can_publish:
             for kind in KINDS:
                 self._add_publish_transceiver(kind)
-            self._receiver_reports = PeriodicTask(
-                f"receiver reports to {participant_id}", RECEIVER_REPORT_INTERVAL,
-                self._send_receiver_reports,
-            )
+        self._link = PeriodicTask(f"link of {participant_id}", LINK_TICK_S, self._tick)
 
     # -- building the connection ----------------------------------------------------------
 
@@ -146,7 +159,8 @@ class ParticipantConnection:
         with lean_receivers():
             transceiver = self.pc.addTransceiver(kind, direction="recvonly")
         transceiver.setCodecPreferences(codec_preferences(kind, self._video_codec))
-        ingress = PublisherIngress(transceiver, self.participant_id, self.counters[(kind, "in")])
+        ingress = PublisherIngress(transceiver, self.participant_id, self.counters[(kind, "in")],
+                                   feedback=self._feedback)
         install_ingress(transceiver.receiver, ingress)
         self.published[kind] = ingress.stream
         self._ingress[kind] = ingress
@@ -169,11 +183,11 @@ class ParticipantConnection:
             ssrc=sender_ssrc(transceiver.sender),
             rtx_ssrc=sender_rtx_ssrc(transceiver.sender),
             counters=self.counters[(stream.kind, "out")],
+            downlink=self.downlink,
         )
         if stream.kind == "video" and not self._receive_video:
-            subscription.set_paused(True)
+            subscription.set_layer(None)
         install_egress(transceiver.sender, stream_id=stream.participant_id, listener=subscription)
-        stream.add_sink(subscription)
         self._subscriptions[key] = (subscription, transceiver)
 
     def unsubscribe(self, publisher_id: str) -> list[RTCRtpTransceiver]:
@@ -191,17 +205,28 @@ class ParticipantConnection:
             stopped.append(transceiver)
         return stopped
 
+    @property
+    def receive_video(self) -> bool:
+        """The participant's own choice: False in audio-only mode."""
+        return self._receive_video
+
     def set_receive_video(self, receive_video: bool) -> None:
-        """Forward (or stop forwarding) every video stream to this participant."""
+        """The participant's own choice: video forwarded (as the downlink allows) or none."""
         self._receive_video = receive_video
-        for (_, kind), (subscription, _) in self._subscriptions.items():
-            if kind == "video":
-                subscription.set_paused(not receive_video)
+        self._allocate()
 
     @property
     def subscriptions(self) -> tuple[Subscription, ...]:
         """Active subscriptions of this participant."""
         return tuple(entry[0] for entry in self._subscriptions.values())
+
+    def _publish_mids(self) -> set[str]:
+        return {i.transceiver.mid for i in self._ingress.values() if i.transceiver.mid}
+
+    def _camera_mids(self) -> set[str]:
+        ingress = self._ingress.get("video")
+        mid = None if ingress is None else ingress.transceiver.mid
+        return set() if mid is None else {mid}
 
     def stream_map(self) -> StreamMap:
         """mid -> participant, kind and role ("publish"/"subscribe") for the current offer."""
@@ -242,7 +267,10 @@ class ParticipantConnection:
                 await self.pc.setLocalDescription(
                     RTCSessionDescription(sdp=add_opus_parameters(offer.sdp), type="offer")
                 )
-                sdp = str(self.pc.localDescription.sdp)
+                sdp = offer_publishing(
+                    str(self.pc.localDescription.sdp), publish_mids=self._publish_mids(),
+                    camera_mids=self._camera_mids(), rids=SIMULCAST_RIDS,
+                )
             self._offered = True
             await self._send_offer(self.participant_id, sdp, self.stream_map())
         except BaseException:
@@ -332,14 +360,72 @@ class ParticipantConnection:
 
     # -- RTCP towards the publisher -------------------------------------------------------
 
-    async def _send_receiver_reports(self) -> None:
-        # Browsers size their send bitrate on these (no REMB/transport-cc from aiortc).
+    async def _tick(self) -> None:
         now = time.monotonic()
+        await self._send_transport_feedback()
+        if now >= self._next_report:
+            self._next_report = now + RECEIVER_REPORT_INTERVAL
+            await self._send_receiver_reports(now)
+            self._update_downlink(now)
+            self._allocate()
+        elif self.downlink.reallocate_soon:
+            self._allocate()
+
+    def _update_downlink(self, now: float) -> None:
+        sent = sum(c.bytes + c.packets * PACKET_OVERHEAD_BYTES
+                   for (_, direction), c in self.counters.items() if direction == "out")
+        video = self.counters[("video", "out")].bytes
+        self.downlink.update(sent, video, self.downlink_loss(now))
+
+    def downlink_loss(self, now: float) -> float | None:
+        """The worst loss the participant's receiver reports on its own downlink: only
+        streams that reached the server whole say that (a damaged publisher uplink shows the
+        same holes to every subscriber)."""
+        losses = [
+            s.quality.fraction_lost for s, _ in self._subscriptions.values()
+            if s.forwarding and _arrives_whole(s.stream, now)
+        ]
+        return max(losses) if losses else None
+
+    def _allocate(self) -> None:
+        if self._closed:
+            return
+        subscriptions = [s for s, _ in self._subscriptions.values()]
+        video = [s for s in subscriptions if s.kind == "video"]
+        if not self._receive_video:
+            for subscription in video:
+                subscription.set_layer(None)
+            return
+        audio = [s for s in subscriptions if s.kind == "audio"]
+        self.downlink.allocate(audio, video, self._speaker())
+
+    async def _send_transport_feedback(self) -> None:
+        ingress = next(iter(self._ingress.values()), None)
+        if ingress is None or not ingress.transport.connected:
+            return
+        media_ssrc = next((layer.media_ssrc for i in self._ingress.values()
+                           for layer in i.stream.layers if layer.media_ssrc), 0)
+        packet = self._feedback.build(ingress.rtcp_ssrc, media_ssrc)
+        if packet is not None:
+            await ingress.transport.send(packet)
+
+    async def _send_receiver_reports(self, now: float) -> None:
+        # Browsers size their send bitrate on these: the loss they report is the loss before
+        # any repair, what the publisher's uplink really loses.
+        rtt = self.round_trip_seconds()
         for ingress in self._ingress.values():
-            report = ingress.receiver_report(now)
-            if report is not None and ingress.transport.connected:
-                packet = RtcpRrPacket(ssrc=ingress.rtcp_ssrc, reports=[report])
+            if rtt is not None:
+                ingress.stream.set_round_trip(rtt)
+            reports = ingress.receiver_reports(now)
+            if reports and ingress.transport.connected:
+                packet = RtcpRrPacket(ssrc=ingress.rtcp_ssrc, reports=reports)
                 await ingress.transport.send(bytes(packet))
+
+    def round_trip_seconds(self) -> float | None:
+        """The link's round-trip time, from the receiver reports on what it is sent."""
+        rtts = [s.quality.round_trip_seconds for s, _ in self._subscriptions.values()
+                if s.quality.round_trip_seconds is not None]
+        return max(rtts) if rtts else None
 
     # -- teardown -------------------------------------------------------------------------
 
@@ -353,8 +439,7 @@ class ParticipantConnection:
         if self._closed:
             return
         self._closed = True
-        if self._receiver_reports is not None:
-            await self._receiver_reports.close()
+        await self._link.close()
         if self._deferred_offer is not None:
             # _send_deferred_offer ends quietly on its own errors: only cancellation is left.
             deferred = self._deferred_offer
@@ -367,3 +452,10 @@ class ParticipantConnection:
             stream.close()
         async with self._description_lock:
             await self.pc.close()
+
+
+def _arrives_whole(stream: PublishedStream, now: float) -> bool:
+    return all(
+        layer.statistics is None or layer.statistics.recent_fraction_lost(now) < 0.01
+        for layer in stream.layers
+    )

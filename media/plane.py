@@ -31,6 +31,7 @@ __all__ = [
     "RecorderListener",
     "RecorderStart",
     "StreamMap",
+    "TileView",
     "TimelineEntry",
     "VideoCodec",
 ]
@@ -71,13 +72,29 @@ class LinkQuality:
 
 @dataclass(frozen=True)
 class ParticipantQuality:
-    """A participant's link as the server sees it, from RTCP."""
+    """A participant's link as the server sees it, each direction on its own."""
 
     participant_id: str
     # publisher participant id, kind -> what this participant's receiver reports say
     receiving: dict[tuple[str, str], LinkQuality]
     # kind -> (packets received by the server, packets lost on the way in)
     publishing: dict[str, tuple[int, int]]
+    # Share lost on the participant's uplink over the last second, before any repair.
+    uplink_loss: float | None = None
+    # Share lost on its downlink: only streams that reached the server whole say that.
+    downlink_loss: float | None = None
+    downlink_estimate_bps: int | None = None
+    # The downlink cannot carry even the speaker's lowest video layer: audio only.
+    downlink_audio_only: bool = False
+
+
+@dataclass(frozen=True)
+class TileView:
+    """How a subscriber's page shows one participant: visible, and how big (pixels)."""
+
+    visible: bool = True
+    width: int = 0
+    height: int = 0
 
 
 class MediaSignal(Protocol):
@@ -85,6 +102,10 @@ class MediaSignal(Protocol):
 
     async def send_offer(self, participant_id: str, sdp: str, streams: StreamMap) -> None:
         """Deliver an SDP offer and the stream on each of its m-lines."""
+
+    def receiving_video(self, participant_id: str, receiving: bool) -> None:
+        """The participant's downlink carries video again (``receiving``), or cannot carry
+        even the speaker's lowest layer: the page receives audio only until it can."""
 
 
 class MediaPlane(Protocol):
@@ -104,6 +125,9 @@ class MediaPlane(Protocol):
 
     def set_receive_video(self, participant_id: str, receive_video: bool) -> None:
         """Audio-only mode off (True) or on (False): forward video to the participant or not."""
+
+    def set_view(self, participant_id: str, tiles: dict[str, TileView], *, hidden: bool) -> None:
+        """What the participant's page shows: no layer above a tile's size, nothing unseen."""
 
     def quality(self, participant_id: str) -> ParticipantQuality:
         """The server's RTCP view of the participant's link."""

@@ -1,30 +1,30 @@
-"""One participant's published audio or video stream, and its fan-out to sinks.
+"""One participant's published audio or video stream, its layers, and its fan-out to sinks.
 
-The forwarding path never decodes: packets are cached (so subscribers' NACKs can be answered
-without bothering the publisher), counted, and handed to every sink. A sink is anything with
-``deliver``: a subscriber's peer connection today, the recorder later.
+The forwarding path never decodes: packets are cached per layer (so subscribers' NACKs can be
+answered without bothering the publisher), counted, and handed to the sinks of the layer
+they belong to. A sink is anything with ``deliver``: a subscriber's connection, a recorder.
+A video stream has up to three simulcast layers (``stream_layer.StreamLayer``); a sink takes
+one layer at a time and may listen to a second while it waits for a keyframe to switch.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from aiortc.rtp import RtpPacket
 
-from .codecs import is_keyframe_start
+from .codecs import is_keyframe_start, keyframe_size
 from .metrics import StreamCounters
 from .rtp_packets import audio_level_byte
-from .rtp_stats import MissingPackets, ReceptionStatistics
+from .rtp_stats import ReceptionStatistics
+from .stream_layer import StreamLayer
 
-# A power of two that covers ~1.5 s of 480p video: older packets are useless to a receiver.
-PACKET_CACHE_SIZE = 1024
-_CACHE_MASK = PACKET_CACHE_SIZE - 1
-# (sequence number, timestamp, marker, payload type, SSRC, payload, audio-level byte)
-_Cached = tuple[int, int, int, int, int, bytes, int | None]
-KEYFRAME_REQUEST_INTERVAL = 0.5
+# The rids a server offers a publisher's camera, lowest quality first (RFC 8853): a quarter,
+# half and the full resolution.
+SIMULCAST_RIDS = ("q", "h", "f")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,7 @@ class ForwardedPacket:
 
     ``segment`` changes whenever the stream skipped packets on purpose (mute), so a sink can
     keep its own sequence numbers gap-free instead of reporting the skipped ones as lost.
+    ``layer`` is the index of the layer it came on (0 for a stream without simulcast).
     """
 
     rtp: RtpPacket
@@ -40,6 +41,7 @@ class ForwardedPacket:
     clock_rate: int
     keyframe_start: bool
     segment: int
+    layer: int
 
 
 class PacketSink(Protocol):
@@ -48,8 +50,9 @@ class PacketSink(Protocol):
     async def deliver(self, packet: ForwardedPacket) -> None:
         """Take one packet; must not block on slow I/O."""
 
-    async def deliver_sender_report(self, ntp_timestamp: int, rtp_timestamp: int) -> None:
-        """The publisher's RTCP sender report: maps its RTP clock to wall clock (lip sync)."""
+    async def deliver_sender_report(self, layer: int, ntp_timestamp: int,
+                                    rtp_timestamp: int) -> None:
+        """A layer's RTCP sender report: maps its RTP clock to wall clock (lip sync)."""
 
 
 class LevelObserver(Protocol):
@@ -79,50 +82,74 @@ class PublishedStream:
         *,
         counters: StreamCounters,
         upstream: Upstream,
+        rids: Sequence[str | None] = (None,),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.participant_id = participant_id
         self.kind = kind
         self.counters = counters
-        self.media_ssrc: int | None = None
         self.mime_type = ""
         self.clock_rate = 90000 if kind == "video" else 48000
         self.muted = False
-        self.statistics: ReceptionStatistics | None = None
-        self._sinks: list[PacketSink] = []
+        self._is_video = kind == "video"
+        self.layers = tuple(
+            StreamLayer(i, rid, video=self._is_video) for i, rid in enumerate(rids)
+        )
+        self._sinks: tuple[list[PacketSink], ...] = tuple([] for _ in self.layers)
+        # Everyone following the stream, also while paused (taking no layer at all).
+        self._consumers: list[PacketSink] = []
         self._upstream = upstream
         self._clock = clock
-        # Entries are tuples of ints and bytes, which the garbage collector stops tracking:
-        # a cache of packet objects would be promoted to the oldest generation at the packet
-        # rate and make every full collection (a stall of the whole event loop) long.
-        self._cache: list[_Cached | None] = [None] * PACKET_CACHE_SIZE
-        self._missing = MissingPackets() if kind == "video" else None
-        self._is_video = kind == "video"
         self._segment = 0
         self._levels: LevelObserver | None = None
-        self._last_keyframe_request = -KEYFRAME_REQUEST_INTERVAL
         self.closed = False
 
     @property
+    def top_layer(self) -> int:
+        """The index of the best layer (where a publisher without simulcast sends)."""
+        return len(self.layers) - 1
+
+    @property
     def sinks(self) -> tuple[PacketSink, ...]:
-        """The current subscribers of this stream."""
-        return tuple(self._sinks)
+        """Every consumer taking packets of some layer of this stream now."""
+        seen: dict[int, PacketSink] = {}
+        for sinks in self._sinks:
+            for sink in sinks:
+                seen.setdefault(id(sink), sink)
+        return tuple(seen.values())
 
-    def add_sink(self, sink: PacketSink) -> None:
-        """Start delivering packets to ``sink`` (it waits for a keyframe on its own)."""
-        if sink not in self._sinks:
-            self._sinks.append(sink)
+    @property
+    def consumers(self) -> tuple[PacketSink, ...]:
+        """Everyone following this stream, taking packets now or paused."""
+        return tuple(self._consumers)
 
-    def remove_sink(self, sink: PacketSink) -> None:
-        """Stop delivering packets to ``sink``."""
-        if sink in self._sinks:
-            self._sinks.remove(sink)
+    def follow(self, consumer: PacketSink) -> None:
+        """Count ``consumer`` among the stream's followers (``LayerSwitch`` does)."""
+        if consumer not in self._consumers:
+            self._consumers.append(consumer)
+
+    def unfollow(self, consumer: PacketSink) -> None:
+        """``consumer`` stops following the stream."""
+        if consumer in self._consumers:
+            self._consumers.remove(consumer)
+        self.remove_sink(consumer)
+
+    def add_sink(self, sink: PacketSink, layer: int = 0) -> None:
+        """Deliver ``layer``'s packets to ``sink`` (a video sink waits for a keyframe itself)."""
+        sinks = self._sinks[layer]
+        if sink not in sinks:
+            sinks.append(sink)
+
+    def remove_sink(self, sink: PacketSink, layer: int | None = None) -> None:
+        """Stop delivering ``layer``'s packets (None: any layer's) to ``sink``."""
+        for index, sinks in enumerate(self._sinks):
+            if (layer is None or index == layer) and sink in sinks:
+                sinks.remove(sink)
 
     def set_codec(self, mime_type: str, clock_rate: int) -> None:
         """Record the negotiated codec (known once the publisher's answer is applied)."""
         self.mime_type = mime_type
         self.clock_rate = clock_rate
-        self.statistics = ReceptionStatistics(clock_rate)
 
     def set_level_meter(self, meter: LevelObserver | None) -> None:
         """Report every packet's audio level to ``meter`` (None: stop reporting)."""
@@ -134,90 +161,98 @@ class PublishedStream:
             self.muted = muted
             self._segment += 1
 
-    def cached(self, sequence_number: int) -> RtpPacket | None:
-        """The cached packet with this (publisher) sequence number, if still cached."""
-        entry = self._cache[sequence_number & _CACHE_MASK]
-        if entry is None or entry[0] != sequence_number:
-            return None
-        _, timestamp, marker, payload_type, ssrc, payload, level = entry
-        packet = RtpPacket(payload_type, marker, sequence_number, timestamp, ssrc, payload)
-        if level is not None:
-            packet.extensions.audio_level = (bool(level & 0x80), level & 0x7F)
-        return packet
+    def set_round_trip(self, seconds: float) -> None:
+        """The publisher's link round-trip time: NACKs to it are repeated no sooner."""
+        for layer in self.layers:
+            if layer.missing is not None:
+                layer.missing.rtt = seconds
 
-    async def request_keyframe(self) -> bool:
-        """Send a PLI to the publisher, at most one per ``KEYFRAME_REQUEST_INTERVAL``."""
-        if self.kind != "video" or self.media_ssrc is None or self.closed:
+    def received_and_lost(self) -> tuple[int, int]:
+        """Packets received by the server and lost on the way in (before any repair); the
+        stream's ``packets_lost`` counter is brought up to date."""
+        stats = [layer.statistics for layer in self.layers if layer.statistics is not None]
+        lost = sum(s.packets_lost for s in stats)
+        self.counters.packets_lost = lost
+        return sum(s.received for s in stats), lost
+
+    async def request_keyframe(self, layer: int) -> bool:
+        """Send a PLI for one layer, at most one per ``KEYFRAME_REQUEST_INTERVAL``."""
+        if not self._is_video or self.closed:
             return False
-        now = self._clock()
-        if now - self._last_keyframe_request < KEYFRAME_REQUEST_INTERVAL:
+        target = self.layers[layer]
+        if not target.keyframe_request_due(self._clock()):
             return False
-        self._last_keyframe_request = now
+        assert target.media_ssrc is not None
         self.counters.plis_sent += 1
-        await self._upstream.send_pli(self.media_ssrc)
+        await self._upstream.send_pli(target.media_ssrc)
         return True
 
-    async def request_retransmission(self, sequence_numbers: list[int]) -> None:
-        """Relay a subscriber's NACK for packets the server never received."""
-        if self.media_ssrc is None or not sequence_numbers or self.closed:
-            return
-        self.counters.nacks_sent += 1
-        await self._upstream.send_nack(self.media_ssrc, sequence_numbers)
+    async def receive(self, packet: RtpPacket, layer: int = 0, *,
+                      repaired: bool = False) -> None:
+        """Handle one RTP packet from the publisher on ``layer`` (RTX already unwrapped).
 
-    async def receive(self, packet: RtpPacket) -> None:
-        """Handle one RTP packet from the publisher (RTX already unwrapped)."""
+        ``repaired`` packets (retransmissions) are forwarded but not counted as received in
+        the receiver reports: the publisher's estimator must see its real loss.
+        """
         if self.closed:
             return
+        into = self.layers[layer]
         ssrc = packet.ssrc
-        if self.media_ssrc is None:
-            self.media_ssrc = ssrc
-        elif ssrc != self.media_ssrc:
-            return  # one stream per m-line: a second SSRC is not ours to forward
-        seq = packet.sequence_number
-        cache = self._cache
-        slot = seq & _CACHE_MASK
-        previous = cache[slot]
-        if previous is not None and previous[0] == seq:
+        if into.media_ssrc is None:
+            into.media_ssrc = ssrc
+            into.statistics = ReceptionStatistics(self.clock_rate)
+        elif ssrc != into.media_ssrc:
+            return  # one SSRC per layer: another is not ours to forward
+        now = self._clock()
+        level = None if self._is_video else audio_level_byte(packet)
+        if not into.store(packet, level, now):
             return  # duplicate, e.g. a retransmission that arrived after all
         payload = packet.payload
-        level = None if self._is_video else audio_level_byte(packet)
-        cache[slot] = (seq, packet.timestamp, packet.marker, packet.payload_type, ssrc, payload,
-                       level)
         counters = self.counters
         counters.packets += 1
         counters.bytes += len(payload)
-        if self.statistics is not None:
-            counters.packets_lost = self.statistics.add(packet)
-        if self._missing is not None:
-            lost = self._missing.add(seq, self._clock())
+        statistics = into.statistics
+        if statistics is not None and not repaired:
+            statistics.add(packet)
+        missing = into.missing
+        if missing is not None:
+            lost = missing.add(packet.sequence_number, now)
             if lost:
                 counters.nacks_sent += 1
                 await self._upstream.send_nack(ssrc, lost)
+        keyframe = self._is_video and is_keyframe_start(self.mime_type, payload)
+        if keyframe:
+            into.keyframes += 1
+            size = keyframe_size(self.mime_type, payload)
+            if size is not None:
+                into.width, into.height = size
         if self.muted:
             return
         if self._levels is not None:
             self._levels.add(level)
-        if not self._sinks:
+        sinks = self._sinks[layer]
+        if not sinks:
             return
         forwarded = ForwardedPacket(
-            packet,
-            self.mime_type,
-            self.clock_rate,
-            self._is_video and is_keyframe_start(self.mime_type, payload),
-            self._segment,
+            packet, self.mime_type, self.clock_rate, keyframe, self._segment, layer
         )
-        for sink in tuple(self._sinks):
+        for sink in tuple(sinks):
             await sink.deliver(forwarded)
 
-    async def receive_sender_report(self, ntp_timestamp: int, rtp_timestamp: int) -> None:
-        """Relay the publisher's sender report to every sink (for lip sync)."""
-        if self.statistics is not None:
-            self.statistics.sender_report(ntp_timestamp, self._clock())
-        for sink in tuple(self._sinks):
-            await sink.deliver_sender_report(ntp_timestamp, rtp_timestamp)
+    async def receive_sender_report(self, layer: int, ntp_timestamp: int,
+                                    rtp_timestamp: int) -> None:
+        """Relay a layer's sender report to its sinks (for lip sync)."""
+        statistics = self.layers[layer].statistics
+        if statistics is not None:
+            statistics.sender_report(ntp_timestamp, self._clock())
+        for sink in tuple(self._sinks[layer]):
+            await sink.deliver_sender_report(layer, ntp_timestamp, rtp_timestamp)
 
     def close(self) -> None:
         """Stop forwarding; sinks are dropped (their owners tear them down)."""
         self.closed = True
-        self._sinks.clear()
-        self._cache = [None] * PACKET_CACHE_SIZE
+        self._consumers.clear()
+        for sinks in self._sinks:
+            sinks.clear()
+        for layer in self.layers:
+            layer.clear()

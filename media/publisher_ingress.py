@@ -3,6 +3,7 @@ out, and RTCP (keyframe requests, NACKs, receiver reports) back to the publisher
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiortc import RTCRtpTransceiver
@@ -19,34 +20,51 @@ from aiortc.rtp import (
 )
 
 from .aiortc_seam import CodecInfo, ReceiveParameters, Transport, sender_ssrc
+from .codecs import REPAIRED_RID_EXTENSION_ID, RID_EXTENSION_ID, TRANSPORT_CC_EXTENSION_ID
 from .metrics import StreamCounters
-from .published_stream import PublishedStream
+from .published_stream import SIMULCAST_RIDS, PublishedStream
+from .rtp_packets import extension_value
+from .transport_feedback import TransportFeedback
 
 
 class PublisherIngress:
     """Server side of one publish m-line: raw RTP in, ``PublishedStream`` out, RTCP back.
 
     The receiver's ``ReceiverListener`` (``aiortc_seam.install_ingress``) and the stream's
-    ``Upstream``.
+    ``Upstream``. A camera's simulcast layers arrive on SSRCs the answer does not name: each
+    new SSRC is placed by the rid its packets carry (RFC 8852; the repaired rid for RTX);
+    a publisher without simulcast sends on the stream's top layer.
     """
 
     def __init__(
-        self, transceiver: RTCRtpTransceiver, participant_id: str, counters: StreamCounters
+        self, transceiver: RTCRtpTransceiver, participant_id: str, counters: StreamCounters,
+        *, feedback: TransportFeedback,
     ) -> None:
         self.transceiver = transceiver
+        self._feedback = feedback
+        kind = transceiver.kind
         self.stream = PublishedStream(
-            participant_id, transceiver.kind, counters=counters, upstream=self
+            participant_id, kind, counters=counters, upstream=self,
+            rids=SIMULCAST_RIDS if kind == "video" else (None,),
         )
         self.transport = Transport(transceiver.sender)
         self.rtcp_ssrc = sender_ssrc(transceiver.sender)
         self._codecs: dict[int, CodecInfo] = {}
         self._rtx_apt: dict[int, int] = {}
-        self._rtx_ssrcs: dict[int, int] = {}
+        # SSRC -> layer index, for media and for RTX SSRCs
+        self._layers: dict[int, int] = {}
+        self._rtx_layers: dict[int, int] = {}
 
     def set_parameters(self, parameters: ReceiveParameters) -> None:
         """The codecs and SSRCs the publisher's answer announced."""
         self._codecs = dict(parameters.codecs)
-        self._rtx_ssrcs = dict(parameters.rtx_ssrcs)
+        top = self.stream.top_layer
+        # SSRCs named in the answer: a publisher without simulcast (a=ssrc, FID group).
+        for ssrc in parameters.media_ssrcs:
+            if ssrc:
+                self._layers[ssrc] = top
+        for rtx_ssrc in parameters.rtx_ssrcs:
+            self._rtx_layers[rtx_ssrc] = top
         self._rtx_apt = {
             c.rtx_payload_type: c.payload_type
             for c in parameters.codecs.values()
@@ -60,27 +78,48 @@ class PublisherIngress:
             self.stream.set_codec(main.mime_type, main.clock_rate)
 
     async def on_rtp(self, packet: RtpPacket) -> None:
-        """Unwrap RTX, drop what the answer did not negotiate, hand the rest to the stream."""
-        if packet.payload_type in self._rtx_apt:
-            media_ssrc = self._rtx_ssrcs.get(packet.ssrc, self.stream.media_ssrc)
+        """Place the packet on its layer, unwrap RTX, drop what the answer did not negotiate."""
+        # Every packet counts for the publisher's congestion control, probes and repairs too.
+        transport_seq = extension_value(packet, TRANSPORT_CC_EXTENSION_ID)
+        if transport_seq is not None and len(transport_seq) == 2:
+            self._feedback.add(int.from_bytes(transport_seq, "big"), time.monotonic())
+        payload_type = packet.payload_type
+        if payload_type in self._rtx_apt:
+            layer = self._rtx_layers.get(packet.ssrc)
+            if layer is None:
+                layer = self._rtx_layers[packet.ssrc] = self._layer_named(
+                    packet, REPAIRED_RID_EXTENSION_ID
+                )
+            media_ssrc = self.stream.layers[layer].media_ssrc
             if media_ssrc is None or len(packet.payload) < 2:
                 return
-            packet = unwrap_rtx(
-                packet, payload_type=self._rtx_apt[packet.payload_type], ssrc=media_ssrc
-            )
-        elif packet.payload_type not in self._codecs:
+            packet = unwrap_rtx(packet, payload_type=self._rtx_apt[payload_type],
+                                ssrc=media_ssrc)
+            if packet.payload:
+                await self.stream.receive(packet, layer, repaired=True)
             return
-        if not packet.payload:
-            return  # padding-only probe: nothing to forward
-        await self.stream.receive(packet)
+        if payload_type not in self._codecs or not packet.payload:
+            return  # not negotiated, or a padding-only probe: nothing to forward
+        layer = self._layers.get(packet.ssrc)
+        if layer is None:
+            layer = self._layers[packet.ssrc] = self._layer_named(packet, RID_EXTENSION_ID)
+        await self.stream.receive(packet, layer)
+
+    def _layer_named(self, packet: RtpPacket, element_id: int) -> int:
+        rid = extension_value(packet, element_id)
+        rids = [layer.rid for layer in self.stream.layers]
+        name = None if rid is None else rid.decode("ascii", "replace")
+        return rids.index(name) if name in rids else self.stream.top_layer
 
     async def on_rtcp(self, packet: Any) -> None:
-        """The publisher's sender reports map its RTP clock to wall clock (lip sync)."""
-        if isinstance(packet, RtcpSrPacket) and packet.ssrc == self.stream.media_ssrc:
-            info = packet.sender_info
-            await self.stream.receive_sender_report(
-                int(info.ntp_timestamp), int(info.rtp_timestamp)
-            )
+        """The publisher's sender reports map each layer's RTP clock to wall clock."""
+        if isinstance(packet, RtcpSrPacket):
+            layer = self._layers.get(packet.ssrc)
+            if layer is not None:
+                info = packet.sender_info
+                await self.stream.receive_sender_report(
+                    layer, int(info.ntp_timestamp), int(info.rtp_timestamp)
+                )
         elif isinstance(packet, RtcpByePacket):
             pass  # the publisher stops when its connection closes; nothing to tear down early
 
@@ -95,18 +134,22 @@ class PublisherIngress:
         packet.lost = lost
         await self.transport.send(bytes(packet))
 
-    def receiver_report(self, now: float) -> RtcpReceiverInfo | None:
-        """This stream's report block for the publisher (None before any packet)."""
-        stats = self.stream.statistics
-        if stats is None or self.stream.media_ssrc is None or stats.received == 0:
-            return None
-        lsr, dlsr = stats.lsr_dlsr(now)
-        return RtcpReceiverInfo(
-            ssrc=self.stream.media_ssrc,
-            fraction_lost=stats.take_fraction_lost(),
-            packets_lost=stats.packets_lost,
-            highest_sequence=stats.extended_highest & 0xFFFFFFFF,
-            jitter=stats.jitter,
-            lsr=lsr,
-            dlsr=dlsr,
-        )
+    def receiver_reports(self, now: float) -> list[RtcpReceiverInfo]:
+        """A report block for each layer received so far (loss before repair)."""
+        reports = []
+        for layer in self.stream.layers:
+            stats = layer.statistics
+            if stats is None or layer.media_ssrc is None or stats.received == 0:
+                continue
+            lsr, dlsr = stats.lsr_dlsr(now)
+            reports.append(RtcpReceiverInfo(
+                ssrc=layer.media_ssrc,
+                fraction_lost=stats.take_fraction_lost(),
+                packets_lost=stats.packets_lost,
+                highest_sequence=stats.extended_highest & 0xFFFFFFFF,
+                jitter=stats.jitter,
+                lsr=lsr,
+                dlsr=dlsr,
+            ))
+        self.stream.received_and_lost()  # keeps the stream's loss counter current
+        return reports

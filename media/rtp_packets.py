@@ -158,6 +158,38 @@ def _find_one_byte_element(data: bytes, pos: int, end: int, wanted: int) -> int 
     return None
 
 
+def extension_value(packet: RtpPacket, element_id: int) -> bytes | None:
+    """The value of one header extension element of a received packet, by its negotiated id.
+
+    For the extensions aiortc does not negotiate itself (the server adds them to its offers:
+    RFC 8852 rtp-stream-id and repaired-rtp-stream-id), whose ids its parser does not know.
+    """
+    if not isinstance(packet, ReceivedRtp) or packet._extension_block is None:
+        return None
+    profile, block = packet._extension_block
+    pos, end = 0, len(block)
+    two_byte = profile & 0xFFF0 == 0x1000  # RFC 8285 two-byte header
+    if profile != _ONE_BYTE_PROFILE and not two_byte:
+        return None
+    while pos < end:
+        head = block[pos]
+        if head == 0:
+            pos += 1
+            continue
+        if two_byte:
+            if pos + 1 >= end:
+                return None
+            found, length, pos = head, block[pos + 1], pos + 2
+        else:
+            if head >> 4 == 15:
+                return None
+            found, length, pos = head >> 4, (head & 0x0F) + 1, pos + 1
+        if found == element_id:
+            return block[pos:pos + length] if pos + length <= end else None
+        pos += length
+    return None
+
+
 def audio_level_byte(packet: RtpPacket) -> int | None:
     """The ssrc-audio-level value byte (V bit + level) of any ``RtpPacket``, if it has one."""
     if isinstance(packet, ReceivedRtp):

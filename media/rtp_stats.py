@@ -6,10 +6,13 @@ import time
 
 from aiortc.rtp import RtpPacket
 
-# NACKs for packets older than this are pointless: the receiver's jitter buffer gave up.
-MAX_NACK_AGE = 1.0
-NACK_RETRY_INTERVAL = 0.05
-MAX_NACK_ATTEMPTS = 5
+# Until a link's round-trip time is measured (RTCP), and the least it is taken to be.
+DEFAULT_RTT = 0.1
+MIN_RTT = 0.02
+# A hole is given up after this long, or four round trips on a slow link: by then the
+# subscribers' jitter buffers gave up on it (the recorder waits as long).
+MIN_NACK_AGE = 1.0
+MAX_NACK_ATTEMPTS = 10
 # A jump larger than this is a restart (or a long outage), not loss worth repairing.
 MAX_GAP = 128
 
@@ -26,12 +29,17 @@ def seq_diff(a: int, b: int) -> int:
 
 
 class MissingPackets:
-    """Tracks gaps in a received sequence and says which ones to NACK, and when."""
+    """Tracks gaps in a received sequence and says which ones to NACK, and when.
+
+    A NACK is repeated only after one round trip (an answer cannot come sooner), so a slow
+    link is not flooded with requests whose answers are already on their way.
+    """
 
     def __init__(self) -> None:
         self._highest: int | None = None
         # seq -> (first noticed, last requested, attempts)
         self._missing: dict[int, tuple[float, float, int]] = {}
+        self.rtt = DEFAULT_RTT
 
     def add(self, seq: int, now: float) -> list[int]:
         """Record an arrival; return the sequence numbers to NACK now (possibly none)."""
@@ -54,10 +62,12 @@ class MissingPackets:
         else:
             missing.pop(seq, None)
         due: list[int] = []
+        rtt = max(MIN_RTT, self.rtt)
+        max_age = max(MIN_NACK_AGE, 4 * rtt)
         for lost, (first, last, attempts) in list(missing.items()):
-            if now - first > MAX_NACK_AGE or attempts >= MAX_NACK_ATTEMPTS:
+            if now - first > max_age or attempts >= MAX_NACK_ATTEMPTS:
                 del missing[lost]
-            elif now - last >= NACK_RETRY_INTERVAL:
+            elif now - last >= rtt:
                 missing[lost] = (first, now, attempts + 1)
                 due.append(lost)
         return sorted(due, key=lambda s: seq_diff(s, self._highest or 0))
@@ -78,6 +88,10 @@ class ReceptionStatistics:
         self._last_transit: float | None = None
         self._last_sr: int | None = None
         self._last_sr_at = 0.0
+        # (expected, received) at the start of the current window, and the last window's
+        # loss: readers at any pace see the same recent loss.
+        self._window_start: tuple[int, int, float] | None = None
+        self._window_losses: tuple[float, ...] = ()
 
     def add(self, packet: RtpPacket) -> int:
         """Count one received packet; the cumulative number lost so far (``packets_lost``)."""
@@ -128,6 +142,19 @@ class ReceptionStatistics:
         if expected <= 0 or lost <= 0:
             return 0
         return min(255, (lost << 8) // expected)
+
+    def recent_fraction_lost(self, now: float, window_s: float = 1.0) -> float:
+        """The share of packets lost on the way in: the worst of the last three full windows
+        (0..1), so a report covering a slightly different second still sees it."""
+        if self._window_start is None:
+            self._window_start = (self.expected, self.received, now)
+        elif now - self._window_start[2] >= window_s:
+            expected = self.expected - self._window_start[0]
+            received = self.received - self._window_start[1]
+            loss = max(0, expected - received) / expected if expected > 0 else 0.0
+            self._window_losses = (*self._window_losses[-2:], loss)
+            self._window_start = (self.expected, self.received, now)
+        return max(self._window_losses, default=0.0)
 
     def sender_report(self, ntp_timestamp: int, now: float) -> None:
         """Remember the publisher's last sender report (for LSR/DLSR in our reports)."""

@@ -1,21 +1,27 @@
 """A subscriber's copy of one published stream, sent over the subscriber's peer connection.
 
 Each subscription owns one server ``RTCRtpSender`` (one m-line in the subscriber's SDP) and
-rewrites the publisher's packets onto it: the sender's SSRC, a sequence number that stays
-gap-free across intentional skips (mute, waiting for a keyframe) and a timestamp shifted by a
-per-subscription offset. Sender reports are translated with the same offset, so the receiver
-can keep audio and video of one participant in lip sync.
+forwards one layer of the publisher's stream on it at a time (``LayerSwitch`` keeps what the
+subscriber sees one continuous stream across switches and pauses), with the sender's SSRC.
+Sender reports are translated with the same offsets, so the receiver keeps audio and video of
+one participant in lip sync.
+
+Retransmissions are answered from the layer's cache, but only where they help: a packet is
+not resent twice within one round trip (the first answer is still on its way), a NACK for a
+packet older than ``MAX_RESEND_AGE_S`` is ignored (the receiver gave up on it), and every
+resend must fit the subscriber's downlink budget (``Downlink``): on a congested link,
+answering every NACK multiplies the load and drowns the audio.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiortc.rtp import (
+    RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
@@ -25,20 +31,30 @@ from aiortc.rtp import (
     RtcpSenderInfo,
     RtcpSrPacket,
     RtpPacket,
+    unpack_remb_fci,
     wrap_rtx,
 )
 
 from .aiortc_seam import SendParameters, Transport
+from .layer_switch import LayerSwitch, Span, renumbered
 from .metrics import StreamCounters
 from .plane import LinkQuality
 from .published_stream import ForwardedPacket, PublishedStream
 from .rtp_packets import HeaderWriter, audio_level_byte
-from .rtp_stats import seq_add, seq_diff
+from .rtp_stats import DEFAULT_RTT, seq_add
 
-# How far the "before this subscriber's start" guard trails the newest packet: far older than
-# any reordering or NACK answer, far from the half-circle where sequence order flips.
-_START_WINDOW = 0x4000
-_START_TRAIL = 0x2000
+MAX_RESEND_AGE_S = 1.5
+_RESENT_SLOTS = 1024
+
+
+class Downlink(Protocol):
+    """The subscriber's downlink, as one of its subscriptions sees it."""
+
+    def remb(self, bitrate: int) -> None:
+        """The subscriber's receiver estimated its downlink (RTCP REMB)."""
+
+    def allow_resend(self, size: int) -> bool:
+        """Whether a retransmission of ``size`` bytes fits the budget now (and spend it)."""
 
 
 class Subscription:
@@ -54,16 +70,19 @@ class Subscription:
         ssrc: int,
         rtx_ssrc: int,
         counters: StreamCounters,
+        downlink: Downlink | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream
         self.subscriber_id = subscriber_id
         self.kind = stream.kind
         self.quality = LinkQuality()
+        self.switch = LayerSwitch(stream, self, clock=clock)
         self._transport = transport
         self._ssrc = ssrc
         self._rtx_ssrc = rtx_ssrc
         self._counters = counters
+        self._downlink = downlink
         self._clock = clock
         self._mid: str | None = None
         self._payload_types: dict[str, tuple[int, int | None]] = {}
@@ -72,19 +91,15 @@ class Subscription:
         self._payload_type: int | None = None
         self._header: HeaderWriter | None = None
         self._started = False
-        self._paused = False
         self._closed = False
-        self._waiting_keyframe = stream.kind == "video"
-        self._segment: int | None = None
-        self._segment_start = 0
-        # Below 32768 like aiortc, so the first packets never wrap (SRTP index estimation).
-        self._next_seq = random.getrandbits(15)
-        self._seq_offset = 0
-        self._ts_offset = random.getrandbits(32)
-        self._rtx_seq = random.getrandbits(15)
+        # Until started, the layer the subscriber is to get first (None: paused).
+        self._wanted: int | None = 0 if stream.kind == "audio" else stream.top_layer
+        self._rtx_seq = 0
         self._sent_packets = 0
         self._sent_bytes = 0
         self._last_sr: tuple[int, float] | None = None
+        # out seq & mask -> (out seq, when it was last resent)
+        self._resent: list[tuple[int, float] | None] = [None] * _RESENT_SLOTS
 
     @property
     def ssrc(self) -> int:
@@ -92,14 +107,14 @@ class Subscription:
         return self._ssrc
 
     @property
+    def layer(self) -> int | None:
+        """The layer the subscriber is to get (None: paused)."""
+        return self.switch.target if self._started else self._wanted
+
+    @property
     def forwarding(self) -> bool:
         """Whether packets currently reach the subscriber (started, not waiting or paused)."""
-        return (
-            self._started
-            and not self._paused
-            and not self._closed
-            and (self._segment is not None and not self._waiting_keyframe)
-        )
+        return self._started and not self._closed and self.switch.forwarding
 
     async def start(self, parameters: SendParameters) -> None:
         """The subscriber's connection is up and this sender negotiated: begin forwarding."""
@@ -116,63 +131,48 @@ class Subscription:
             ids = dataclasses.replace(ids, abs_send_time=0)
         self._header = HeaderWriter(ids, self._mid)
         self._started = True
-        if self.kind == "video":
+        self.switch.set_target(self._wanted)
+        if self.kind == "video" and self._wanted is not None:
             # A newcomer must not wait for the publisher's next periodic keyframe.
-            await self.stream.request_keyframe()
+            await self.stream.request_keyframe(self._wanted)
+
+    def set_layer(self, layer: int | None) -> None:
+        """Forward ``layer`` from now on (None: nothing); video switches at a keyframe."""
+        if not self._started:
+            self._wanted = layer
+            return
+        self.switch.set_target(layer)
 
     def set_paused(self, paused: bool) -> None:
-        """Stop or resume forwarding (video to an audio-only participant, or a silent
-        publisher's audio to one); sequence numbers stay gap-free across the pause."""
-        if paused == self._paused:
-            return
-        self._paused = paused
-        if not paused:
-            if self.kind == "video":
-                self._waiting_keyframe = True
-            else:
-                # Resume as a new segment, like after a mute: the skipped packets were not
-                # lost, so the receiver must not see a gap (and conceal or NACK it).
-                self._segment = None
+        """Stop or resume an audio subscription (a silent publisher for an audio-only
+        participant); sequence numbers stay gap-free across the pause."""
+        self.set_layer(None if paused else 0)
 
     def close(self) -> None:
         """Stop forwarding for good."""
         self._closed = True
+        self.switch.close()
         self.stream.remove_sink(self)
 
     async def deliver(self, packet: ForwardedPacket) -> None:
         """Rewrite and send one packet of the publisher's stream."""
-        if self._closed or not self._started or self._paused:
+        if self._closed or not self._started:
+            return
+        out = self.switch.rewrite(packet)
+        if out is None:
+            if self.switch.waiting_for_keyframe() == packet.layer:
+                await self.stream.request_keyframe(packet.layer)
             return
         rtp = packet.rtp
-        if packet.segment != self._segment or self._waiting_keyframe:
-            if self.kind == "video" and not packet.keyframe_start:
-                self._waiting_keyframe = True
-                await self.stream.request_keyframe()
-                return
-            self._waiting_keyframe = False
-            self._segment = packet.segment
-            self._segment_start = rtp.sequence_number
-            self._seq_offset = seq_diff(self._next_seq, rtp.sequence_number)
-        else:
-            since_start = (rtp.sequence_number - self._segment_start) & 0xFFFF
-            if since_start >= 0x8000:
-                return  # from before this subscriber's starting point
-            if since_start >= _START_WINDOW:
-                # Keep the starting point trailing: on the 16-bit circle a fixed one would look
-                # "ahead" again after 32768 packets and silence the stream for as long again.
-                self._segment_start = (rtp.sequence_number - _START_TRAIL) & 0xFFFF
-        out_seq = (rtp.sequence_number + self._seq_offset) & 0xFFFF
-        if (out_seq - self._next_seq) & 0xFFFF < 0x8000:
-            self._next_seq = (out_seq + 1) & 0xFFFF
         if packet.mime_type is not self._mime_type:
             self._mime_type = packet.mime_type
             self._payload_type = self._payload_types.get(packet.mime_type.lower(), (None,))[0]
         if self._payload_type is None or self._header is None:
             return
-        payload = rtp.payload
+        payload = out.payload
         header = self._header.header(
-            rtp.marker, self._payload_type, out_seq, (rtp.timestamp + self._ts_offset) & 0xFFFFFFFF,
-            self._ssrc, audio_level_byte(rtp) if self.kind == "audio" else None,
+            rtp.marker, self._payload_type, out.sequence_number, out.timestamp, self._ssrc,
+            audio_level_byte(rtp) if self.kind == "audio" else None,
         )
         if self._transport.send_rtp(header + payload):
             counters = self._counters
@@ -181,15 +181,18 @@ class Subscription:
             self._sent_packets += 1
             self._sent_bytes += len(payload)
 
-    async def deliver_sender_report(self, ntp_timestamp: int, rtp_timestamp: int) -> None:
-        """Translate the publisher's sender report onto this subscription's SSRC and clock."""
-        if not self.forwarding:
+    async def deliver_sender_report(self, layer: int, ntp_timestamp: int,
+                                    rtp_timestamp: int) -> None:
+        """Translate a sender report of the layer being forwarded onto this subscription."""
+        self.switch.note_sender_report(layer, ntp_timestamp, rtp_timestamp)
+        span = self.switch.span
+        if not self.forwarding or span is None or span.layer != layer:
             return
         report = RtcpSrPacket(
             ssrc=self._ssrc,
             sender_info=RtcpSenderInfo(
                 ntp_timestamp=ntp_timestamp,
-                rtp_timestamp=(rtp_timestamp + self._ts_offset) & 0xFFFFFFFF,
+                rtp_timestamp=(rtp_timestamp + span.ts_offset) & 0xFFFFFFFF,
                 packet_count=self._sent_packets & 0xFFFFFFFF,
                 octet_count=self._sent_bytes & 0xFFFFFFFF,
             ),
@@ -206,7 +209,16 @@ class Subscription:
             await self._answer_nack([int(seq) for seq in packet.lost])
         elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
             self._counters.plis_received += 1
-            await self.stream.request_keyframe()
+            span = self.switch.span
+            if span is not None:
+                await self.stream.request_keyframe(span.layer)
+        elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, _ = unpack_remb_fci(packet.fci)
+            except ValueError:
+                return  # another application-layer feedback: not ours to read
+            if self._downlink is not None:
+                self._downlink.remb(bitrate)
         elif isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
             for report in packet.reports:
                 if report.ssrc == self._ssrc:
@@ -215,21 +227,34 @@ class Subscription:
     async def _answer_nack(self, lost: list[int]) -> None:
         if not self.forwarding:
             return
-        not_cached: list[int] = []
+        now = self._clock()
+        rtt = self.quality.round_trip_seconds or DEFAULT_RTT
         for out_seq in lost:
-            in_seq = seq_add(out_seq, -self._seq_offset)
-            if seq_diff(in_seq, self._segment_start) < 0:
+            located = self.switch.locate(out_seq)
+            if located is None:
                 continue
-            cached = self.stream.cached(in_seq)
+            span, in_seq = located
+            if ((in_seq - span.in_start) & 0xFFFF) >= 0x8000:
+                continue  # from before that span: never sent to this subscriber
+            cached = self.stream.layers[span.layer].cached(in_seq)
             if cached is None:
-                not_cached.append(in_seq)
-            else:
-                self._counters.retransmissions += 1
-                await self._retransmit(cached, out_seq)
-        # The server never got these either: its own NACKs to the publisher may have been lost.
-        await self.stream.request_retransmission(not_cached)
+                continue  # never received (the server NACKs the publisher itself) or too old
+            rtp, arrived = cached
+            if now - arrived > MAX_RESEND_AGE_S:
+                continue  # too old to help: the receiver gave up on it
+            slot = out_seq % _RESENT_SLOTS
+            previous = self._resent[slot]
+            if previous is not None and previous[0] == out_seq and now - previous[1] < rtt:
+                continue  # resent within one round trip: that answer is still on its way
+            if self._downlink is not None and not self._downlink.allow_resend(
+                len(rtp.payload) + 30
+            ):
+                continue
+            self._resent[slot] = (out_seq, now)
+            self._counters.retransmissions += 1
+            await self._retransmit(rtp, span, out_seq)
 
-    async def _retransmit(self, rtp: RtpPacket, out_seq: int) -> None:
+    async def _retransmit(self, rtp: RtpPacket, span: Span, out_seq: int) -> None:
         # Rare (answers to NACKs): aiortc's serializer is fine here.
         payload_type, rtx_payload_type = self._payload_types.get(
             self.stream.mime_type.lower(), (None, None)
@@ -240,9 +265,9 @@ class Subscription:
             payload_type=payload_type,
             marker=rtp.marker,
             sequence_number=out_seq,
-            timestamp=(rtp.timestamp + self._ts_offset) & 0xFFFFFFFF,
+            timestamp=(rtp.timestamp + span.ts_offset) & 0xFFFFFFFF,
             ssrc=self._ssrc,
-            payload=rtp.payload,
+            payload=renumbered(span, rtp.payload),
         )
         out.extensions.mid = self._mid
         if self.kind == "audio":

@@ -8,9 +8,8 @@ checked against the actor's role here, on the server, whatever the page shows.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +27,7 @@ from .errors import (
     Removed,
 )
 from .model import Hearing, HearingKind, Participant, utc_now
-from .network_quality import NetworkQuality, link_sample
+from .participant_links import ParticipantLinks
 from .protocol import (
     PageMessage,
     admitted_message,
@@ -67,10 +66,11 @@ class HearingRoom:
         self._state = HearingState.ENDED if hearing.ended_at else HearingState.SCHEDULED
         self._lock = asyncio.Lock()
         # Media starts run beside the session that caused them: a host admitting ten people
-        # must not wait for ten ICE gatherings one after another. The room awaits them.
-        self._media_starts: set[asyncio.Task[None]] = set()
+        # must not wait for ten ICE gatherings one after another. The room awaits them, and
+        # the audit records of what the media plane reports.
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._grace = ReconnectGrace(reconnect_grace_s, self._seat_lost)
-        self._quality = NetworkQuality()
+        self.links = ParticipantLinks(self, audit, clock=clock)
 
     def attach_media(self, media: MediaPlane) -> None:
         """Give the room its SFU (the room is the SFU's ``MediaSignal``)."""
@@ -97,12 +97,20 @@ class HearingRoom:
         if presence is not None and presence.member is not None:
             presence.member.send(offer_message(sdp, streams))
 
+    def receiving_video(self, participant_id: str, receiving: bool) -> None:
+        """``MediaSignal``: the participant's downlink carries video again, or only audio."""
+        self.links.receiving_video(participant_id, receiving)
+
     # ---- queries -------------------------------------------------------------------------
 
     @property
     def state(self) -> HearingState:
         """Scheduled, open or ended."""
         return self._state
+
+    def presence(self, participant_id: str) -> Presence | None:
+        """A participant known to the room, connected or not."""
+        return self._present.get(participant_id)
 
     def seat_of(self, participant_id: str) -> Seat | None:
         """Where a connected participant sits, or None if not connected."""
@@ -130,8 +138,11 @@ class HearingRoom:
                 seat = Seat.ADMITTED
             if seat is None or (seat is Seat.LOBBY and not for_host):
                 continue
-            entries.append(roster_entry(presence, seat, reconnecting=reconnecting,
-                                        quality=self._quality, for_host=for_host))
+            entries.append(roster_entry(
+                presence, seat, reconnecting=reconnecting, quality=self.links.quality,
+                participation=self.links.participation_of(pid) if for_host else None,
+                for_host=for_host,
+            ))
         return entries
 
     def permissions(self, participant: Participant) -> list[str]:
@@ -158,6 +169,8 @@ class HearingRoom:
             presence.member = member
             presence.hand = False
             gap_s = self._grace.end(participant.id)
+            # Back: whatever kept them from the hearing while away is over.
+            self.links.reconnected(presence)
             rejoined = participant.id in self._admitted
             if participant.role.is_host:
                 self._admitted.add(participant.id)
@@ -181,7 +194,7 @@ class HearingRoom:
                     seat=seat.value,
                 )
         # The newcomer gets the roster inside its welcome, which must come first.
-        self._broadcast_roster(exclude=member)
+        self.broadcast_roster(exclude=member)
         return seat
 
     async def start_media(self, member: RoomMember) -> None:
@@ -209,21 +222,24 @@ class HearingRoom:
                 return
             presence.member = None
             presence.hand = False
-            self._quality.forget(pid)
+            presence.downlink_audio_only = False  # a new connection is allocated afresh
+            self.links.forget(pid)
             if self._media is not None:
                 await self._media.remove_participant(pid)
             if self._state is not HearingState.ENDED:
                 dropped = not voluntary and pid in self._admitted
                 if dropped and self._grace.grace_s > 0:
                     self._grace.start(pid)
+                    self.links.disconnected(presence)
                     await self._audit.record(
                         self.hearing.id, "disconnected", pid, grace_s=self._grace.grace_s
                     )
                 else:
                     if not member.participant.role.is_host:
                         self._admitted.discard(pid)
+                    self.links.reconnected(presence)  # chose to leave: no alert stands
                     await self._audit.record(self.hearing.id, "left", pid)
-        self._broadcast_roster()
+        self.broadcast_roster()
 
     async def _seat_lost(self, participant_id: str) -> None:
         """The reconnection grace ran out: a return now waits in the lobby."""
@@ -236,24 +252,24 @@ class HearingRoom:
             await self._audit.record(
                 self.hearing.id, "seat_lost", participant_id, grace_s=self._grace.grace_s
             )
-        self._broadcast_roster()
+        self.broadcast_roster()
 
     # ---- everyone ------------------------------------------------------------------------------
 
     async def raise_hand(self, member: RoomMember, raised: bool) -> None:
         """Raise or lower the participant's hand."""
-        presence = self._require_admitted(member)
+        presence = self.admitted_presence(member)
         if presence.hand == raised:
             return
         presence.hand = raised
         await self._audit.record(
             self.hearing.id, "hand_raised" if raised else "hand_lowered", member.participant.id
         )
-        self._broadcast_roster()
+        self.broadcast_roster()
 
     async def chat(self, member: RoomMember, text: str) -> None:
         """Send a chat message to every admitted participant (and the sender)."""
-        self._require_admitted(member)
+        self.admitted_presence(member)
         text = text.strip()
         if not text:
             return
@@ -268,18 +284,18 @@ class HearingRoom:
 
     async def set_media_state(self, member: RoomMember, audio: bool, video: bool) -> None:
         """The participant switched their own microphone or camera."""
-        presence = self._require_admitted(member)
+        presence = self.admitted_presence(member)
         if (presence.audio, presence.video) == (audio, video):
             return
         presence.audio, presence.video = audio, video
         await self._audit.record(
             self.hearing.id, "media_state", member.participant.id, audio=audio, video=video
         )
-        self._broadcast_roster()
+        self.broadcast_roster()
 
     async def apply_answer(self, member: RoomMember, sdp: str) -> None:
         """Pass the page's SDP answer to the media plane."""
-        self._require_admitted(member)
+        self.admitted_presence(member)
         if self._media is None:
             raise Conflict("this server has no media plane")
         try:
@@ -288,38 +304,17 @@ class HearingRoom:
             raise InvalidRequest(f"the SDP answer was refused: {error}", code="bad_sdp") from None
 
     async def set_receive_video(self, member: RoomMember, enabled: bool) -> None:
-        """Audio-only mode (``enabled`` False): the server stops forwarding video to the page."""
-        presence = self._require_admitted(member)
-        if presence.receive_video == enabled:
-            return
-        presence.receive_video = enabled
-        if self._media is not None:
-            with contextlib.suppress(MediaError):  # no media yet: applied in start_media
-                self._media.set_receive_video(member.participant.id, enabled)
-        await self._audit.record(
-            self.hearing.id, "audio_only" if not enabled else "video_resumed",
-            member.participant.id,
-        )
-        self._broadcast_roster()
+        """The participant's own audio-only choice (``ParticipantLinks``)."""
+        await self.links.set_receive_video(member, enabled)
 
     async def report_quality(self, member: RoomMember, figures: dict[str, float]) -> None:
-        """The page's link figures; merged with the server's RTCP view, shown and sampled."""
-        self._require_admitted(member)
-        pid = member.participant.id
-        media_view = None
-        if self._media is not None:
-            with contextlib.suppress(MediaError):
-                media_view = self._media.quality(pid)
-        update = self._quality.report(pid, link_sample(figures, media_view))
-        if update is None:
-            return  # rate-limited
-        if update.record:
-            await self._audit.record(
-                self.hearing.id, "network_quality", pid,
-                level=update.sample.level.value, **update.sample.to_json(),
-            )
-        # Everyone sees a changed level; only hosts get every new set of numbers.
-        self._broadcast_roster(hosts_only=not update.level_changed)
+        """The page's link figures (``ParticipantLinks``)."""
+        await self.links.report_quality(member, figures)
+
+    def set_view(self, member: RoomMember, tiles: dict[str, dict[str, Any]],
+                 hidden: bool) -> None:
+        """What the page shows (``ParticipantLinks``)."""
+        self.links.set_view(member, tiles, hidden)
 
     # ---- hosts -------------------------------------------------------------------------------
 
@@ -335,13 +330,17 @@ class HearingRoom:
                                      participant_id=participant_id)
             member = presence.member
             member.send(admitted_message())
-        self._broadcast_roster()
+        self.broadcast_roster()
         self._start_media_soon(member)
 
     def _start_media_soon(self, member: RoomMember) -> None:
-        task = asyncio.create_task(self._start_media_logged(member))
-        self._media_starts.add(task)
-        task.add_done_callback(self._media_starts.discard)
+        self.spawn(self._start_media_logged(member))
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` beside the caller; the room awaits it before it closes."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _start_media_logged(self, member: RoomMember) -> None:
         try:
@@ -353,9 +352,9 @@ class HearingRoom:
         except Exception:
             log.exception("media for %s failed to start", member.participant.id)
 
-    async def _await_media_starts(self) -> None:
-        if self._media_starts:
-            await asyncio.gather(*self._media_starts, return_exceptions=True)
+    async def _await_tasks(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def deny(self, actor: RoomMember | None, participant_id: str) -> None:
         """Turn a lobby participant away."""
@@ -384,7 +383,7 @@ class HearingRoom:
         )
         if presence.member is not None:
             presence.member.send(muted_message(muted, actor_id))
-        self._broadcast_roster()
+        self.broadcast_roster()
 
     async def remove(self, actor: RoomMember | None, participant_id: str) -> None:
         """Remove a participant: their media stops, their page is closed, their seat is lost."""
@@ -426,14 +425,14 @@ class HearingRoom:
         await self._grace.close()
         if self._media is not None:
             await self._media.close()
-        await self._await_media_starts()
+        await self._await_tasks()
 
     async def close(self) -> None:
         """Stop the room's media and grace timers (the server is shutting down); idempotent."""
         await self._grace.close()
         if self._media is not None:
             await self._media.close()
-        await self._await_media_starts()
+        await self._await_tasks()
         if self._record is not None:
             await self._record.stop(ended=False)
 
@@ -462,7 +461,8 @@ class HearingRoom:
 
     # ---- internals -----------------------------------------------------------------------------
 
-    def _require_admitted(self, member: RoomMember) -> Presence:
+    def admitted_presence(self, member: RoomMember) -> Presence:
+        """The member's presence; raises unless it is connected and admitted."""
         presence = self._present.get(member.participant.id)
         if presence is None or presence.member is not member:
             raise Conflict("you are not connected to this hearing")
@@ -480,12 +480,13 @@ class HearingRoom:
                 f"a {actor.participant.role.value} may not do that; only the judge, the "
                 "mediator or the clerk may"
             )
-        self._require_admitted(actor)
+        self.admitted_presence(actor)
         return actor.participant.id
 
-    def _broadcast_roster(
+    def broadcast_roster(
         self, exclude: RoomMember | None = None, *, hosts_only: bool = False
     ) -> None:
+        """Send every page its view of the roster (hosts see the lobby and the numbers)."""
         host_view = roster_message(self.roster(for_host=True))
         public_view = roster_message(self.roster(for_host=False))
         for presence in self._present.values():

@@ -89,9 +89,11 @@ def _aware(value: datetime, name: str) -> None:
     )
 
 
-# Publishers' video bitrate cap per hearing (kbit/s): 500 keeps 360p-480p sharp while a
-# village 3G uplink still carries it; 64 is the floor below which VP8 is useless.
-DEFAULT_MAX_VIDEO_KBPS = 500
+# Publishers' video bitrate cap per hearing (kbit/s), all simulcast layers together: 1000
+# sends 720p, 360p and 180p layers; a weak uplink's own congestion control drops the upper
+# layers by itself, so the cap is a court's policy, not what makes a phone work. 64 is the
+# floor below which VP8 is useless.
+DEFAULT_MAX_VIDEO_KBPS = 1000
 MIN_VIDEO_KBPS, MAX_VIDEO_KBPS = 64, 4000
 
 

@@ -1,11 +1,15 @@
 """Network quality of each participant's link, for the judge's indicator and the record.
 
 Two sources meet here: the page's own ``getStats`` figures (sent as ``quality`` messages)
-and the server's RTCP view of the same connection (``media.ParticipantQuality``).
-The worse of the two counts. A level (good / fair / poor) is shown next to each name; the
-numbers go to hosts only. The timeline gets a sample when the level changes and at most
-every ``AUDIT_EVERY_S`` seconds otherwise, never every message, so a court can later show
-who could hear and see without the record drowning in samples.
+and the server's view of the same connection (``media.ParticipantQuality``), which tells the
+two directions apart: the downlink by the loss the page's receiver reports on streams that
+reached the server whole (a damaged publisher uplink shows the same holes to every page and
+must not make healthy links look poor) and by whether it can carry video at all; the uplink
+by what the server lost of the participant's own streams before any repair. Each direction
+gets a level (good / fair / poor); the worse is shown next to each name, with the direction
+that is poor; the numbers go to hosts only. The timeline gets a sample when the level changes
+and at most every ``AUDIT_EVERY_S`` seconds otherwise, never every message, so a court can
+later show who could hear and see without the record drowning in samples.
 """
 
 from __future__ import annotations
@@ -35,6 +39,17 @@ class QualityLevel(StrEnum):
     POOR = "poor"
 
 
+def _level(loss_pct: float, rtt_ms: float) -> QualityLevel:
+    if loss_pct >= POOR_LOSS_PCT or rtt_ms >= POOR_RTT_MS:
+        return QualityLevel.POOR
+    if loss_pct >= FAIR_LOSS_PCT or rtt_ms >= FAIR_RTT_MS:
+        return QualityLevel.FAIR
+    return QualityLevel.GOOD
+
+
+_ORDER = (QualityLevel.GOOD, QualityLevel.FAIR, QualityLevel.POOR)
+
+
 @dataclass(frozen=True)
 class LinkSample:
     """One measurement of a participant's link (page and server figures combined)."""
@@ -43,19 +58,40 @@ class LinkSample:
     rtt_ms: float
     down_kbps: float
     up_kbps: float
+    # The server's view of the downlink (loss on streams that reached it whole) and RTT.
     server_loss_pct: float | None = None
     server_rtt_ms: float | None = None
+    up_loss_pct: float | None = None
+    down_estimate_kbps: float | None = None
+    downlink_audio_only: bool = False
+
+    @property
+    def down_level(self) -> QualityLevel:
+        """The downlink: the server's figure where it has one (the page's own loss counts
+        every publisher's uplink damage too), and the RTT; audio only means poor."""
+        if self.downlink_audio_only:
+            return QualityLevel.POOR
+        loss = self.loss_pct if self.server_loss_pct is None else self.server_loss_pct
+        return _level(loss, max(self.rtt_ms, self.server_rtt_ms or 0.0))
+
+    @property
+    def up_level(self) -> QualityLevel:
+        """The uplink: what the server lost of the participant's streams, and the RTT."""
+        return _level(self.up_loss_pct or 0.0, max(self.rtt_ms, self.server_rtt_ms or 0.0))
 
     @property
     def level(self) -> QualityLevel:
-        """The level, from the worse of the page's and the server's loss and RTT."""
-        loss = max(self.loss_pct, self.server_loss_pct or 0.0)
-        rtt = max(self.rtt_ms, self.server_rtt_ms or 0.0)
-        if loss >= POOR_LOSS_PCT or rtt >= POOR_RTT_MS:
-            return QualityLevel.POOR
-        if loss >= FAIR_LOSS_PCT or rtt >= FAIR_RTT_MS:
-            return QualityLevel.FAIR
-        return QualityLevel.GOOD
+        """The worse of the two directions."""
+        return max(self.down_level, self.up_level, key=_ORDER.index)
+
+    @property
+    def direction(self) -> str | None:
+        """Which direction is not good: ``down``, ``up``, ``both`` or None."""
+        down = self.down_level is not QualityLevel.GOOD
+        up = self.up_level is not QualityLevel.GOOD
+        if down and up:
+            return "both"
+        return "down" if down else "up" if up else None
 
     def to_json(self) -> dict[str, Any]:
         """The numbers as hosts see them (and the timeline keeps them)."""
@@ -69,6 +105,12 @@ class LinkSample:
             data["server_loss_pct"] = round(self.server_loss_pct, 1)
         if self.server_rtt_ms is not None:
             data["server_rtt_ms"] = round(self.server_rtt_ms)
+        if self.up_loss_pct is not None:
+            data["up_loss_pct"] = round(self.up_loss_pct, 1)
+        if self.down_estimate_kbps is not None:
+            data["down_estimate_kbps"] = round(self.down_estimate_kbps)
+        if self.direction is not None:
+            data["direction"] = self.direction
         return data
 
 
@@ -130,21 +172,18 @@ class NetworkQuality:
 
 
 def link_sample(figures: dict[str, float], quality: ParticipantQuality | None) -> LinkSample:
-    """The page's own figures with the server's view of its downlink (None: no media yet)."""
-    server_loss, server_rtt = (None, None) if quality is None else _server_view(quality)
+    """The page's own figures with the server's view of its link (None: no media yet)."""
+    page = (figures["loss_pct"], figures["rtt_ms"], figures["down_kbps"], figures["up_kbps"])
+    if quality is None:
+        return LinkSample(*page)
+    rtts = [q.round_trip_seconds * 1000 for q in quality.receiving.values()
+            if q.round_trip_seconds is not None]
     return LinkSample(
-        figures["loss_pct"], figures["rtt_ms"], figures["down_kbps"], figures["up_kbps"],
-        server_loss, server_rtt,
+        *page,
+        server_loss_pct=None if quality.downlink_loss is None else quality.downlink_loss * 100,
+        server_rtt_ms=max(rtts) if rtts else None,
+        up_loss_pct=None if quality.uplink_loss is None else quality.uplink_loss * 100,
+        down_estimate_kbps=None if quality.downlink_estimate_bps is None
+        else quality.downlink_estimate_bps / 1000,
+        downlink_audio_only=quality.downlink_audio_only,
     )
-
-
-def _server_view(quality: ParticipantQuality) -> tuple[float | None, float | None]:
-    # (loss %, RTT ms) of the downlink from the server's RTCP receiver reports; the worst
-    # stream counts.
-    losses = [q.fraction_lost * 100 for q in quality.receiving.values()]
-    rtts = [
-        q.round_trip_seconds * 1000
-        for q in quality.receiving.values()
-        if q.round_trip_seconds is not None
-    ]
-    return (max(losses) if losses else None, max(rtts) if rtts else None)

@@ -25,6 +25,9 @@ MAX_SDP_CHARS = 60 * 1024
 MAX_LOSS_PCT = 100
 MAX_RTT_MS = 60_000
 MAX_KBPS = 1_000_000
+# What a page may say it shows (``view``): tiles, and their size in pixels.
+MAX_TILES = 64
+MAX_TILE_PIXELS = 8192
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class ClientMessage:
 
 
 # type -> {field: (python type, max length for strings)}; float means any JSON number
-# from 0 to the given maximum.
+# from 0 to the given maximum, dict the tiles of a ``view`` (at most that many).
 _SCHEMA: dict[str, dict[str, tuple[type, int]]] = {
     "hello": {"token": (str, 4096), "protocol": (int, 0)},
     "ping": {},
@@ -69,8 +72,12 @@ _SCHEMA: dict[str, dict[str, tuple[type, int]]] = {
         "rtt_ms": (float, MAX_RTT_MS),
         "down_kbps": (float, MAX_KBPS),
         "up_kbps": (float, MAX_KBPS),
+        "concealed_pct": (float, MAX_LOSS_PCT),
     },
+    "view": {"tiles": (dict, MAX_TILES), "hidden": (bool, 0)},
 }
+# Fields a message may leave out.
+_OPTIONAL = frozenset({("quality", "concealed_pct")})
 
 MESSAGE_TYPES = frozenset(_SCHEMA)
 
@@ -99,6 +106,11 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
     fields: dict[str, Any] = {}
     for name, (expected, max_len) in schema.items():
         value = data.get(name)
+        if value is None and (kind, name) in _OPTIONAL:
+            continue
+        if expected is dict:
+            fields[name] = _tiles(kind, name, value, max_len)
+            continue
         if expected is float:
             # NaN and infinities (which json accepts) fail the range check too.
             if isinstance(value, bool) or not isinstance(value, int | float) or not (
@@ -120,6 +132,34 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
             )
         fields[name] = value
     return ClientMessage(kind, fields)
+
+
+def _tiles(kind: str, name: str, value: object, max_tiles: int) -> dict[str, dict[str, Any]]:
+    # {participant id: {"visible": bool, "width": int, "height": int}}: what a page shows.
+    if not isinstance(value, dict) or len(value) > max_tiles:
+        raise ProtocolViolation(
+            f"{kind}.{name} must be an object of at most {max_tiles} tiles", code="bad_message"
+        )
+    tiles: dict[str, dict[str, Any]] = {}
+    for participant_id, tile in value.items():
+        if not isinstance(participant_id, str) or not 0 < len(participant_id) <= 64:
+            raise ProtocolViolation(f"{kind}.{name}: a tile must name a participant id",
+                                    code="bad_message")
+        if not isinstance(tile, dict) or set(tile) - {"visible", "width", "height"}:
+            raise ProtocolViolation(
+                f"{kind}.{name}.{participant_id[:40]} must be "
+                "{\"visible\": bool, \"width\": int, \"height\": int}", code="bad_message")
+        visible = tile.get("visible", True)
+        width, height = tile.get("width", 0), tile.get("height", 0)
+        if not isinstance(visible, bool) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_TILE_PIXELS
+            for v in (width, height)
+        ):
+            raise ProtocolViolation(
+                f"{kind}.{name}.{participant_id[:40]}: visible is a boolean, width and height "
+                f"whole numbers of pixels up to {MAX_TILE_PIXELS}", code="bad_message")
+        tiles[participant_id] = {"visible": visible, "width": width, "height": height}
+    return tiles
 
 
 # ---- server -> page -----------------------------------------------------------------------
@@ -211,6 +251,28 @@ def recorder_alert_message(
         "reason": "recording again" if resolved else fault.reason,
         "resolved": resolved,
         "offset_s": offset_s,
+    }
+
+
+def downlink_message(*, audio_only: bool) -> PageMessage:
+    """The page's downlink cannot carry video now (``audio_only``), or can again."""
+    return {"type": "downlink", "audio_only": audio_only}
+
+
+def participation_alert_message(
+    participant_id: str, display_name: str, role: str, reason: str, *,
+    since: datetime | None, until: datetime | None,
+) -> PageMessage:
+    """To hosts: a party who must follow the hearing cannot (``until`` None), or can again."""
+    return {
+        "type": "participation_alert",
+        "participant_id": participant_id,
+        "display_name": display_name,
+        "role": role,
+        "reason": reason,
+        "since": None if since is None else since.isoformat(),
+        "until": None if until is None else until.isoformat(),
+        "resolved": until is not None,
     }
 
 

@@ -21,6 +21,8 @@ class Presence:
     audio: bool = True
     video: bool = True
     receive_video: bool = True
+    # The server sends audio only: the participant's downlink cannot carry video now.
+    downlink_audio_only: bool = False
 
 
 def roster_entry(
@@ -29,6 +31,7 @@ def roster_entry(
     *,
     reconnecting: bool,
     quality: NetworkQuality,
+    participation: str | None,
     for_host: bool,
 ) -> dict[str, Any]:
     """One line of the roster; only hosts get the link figures behind the quality level."""
@@ -45,12 +48,18 @@ def roster_entry(
         "audio": presence.audio,
         "video": presence.video,
         "receive_video": presence.receive_video,
+        "downlink_audio_only": presence.downlink_audio_only,
     }
     level = quality.level(p.id)
     entry["quality"] = None if level is None else level.value
     sample = quality.sample(p.id)
+    # Which direction is poor: everyone may see it (it names no figures).
+    entry["quality_direction"] = None if sample is None else sample.direction
     if for_host and sample is not None:
         entry["quality_stats"] = sample.to_json()
+    if for_host:
+        # Why a party who must follow the hearing cannot now ("cannot_hear", "disconnected").
+        entry["participation_alert"] = participation
     return entry
 
 

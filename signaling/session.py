@@ -264,6 +264,8 @@ class ParticipantSession:
             await room.set_receive_video(self, message.bool_field("enabled"))
         elif kind == "quality":
             await room.report_quality(self, message.fields)
+        elif kind == "view":
+            room.set_view(self, message.fields["tiles"], message.bool_field("hidden"))
 
     async def _write_loop(self) -> None:
         """Send queued messages in order; closing the connection also ends the reader."""

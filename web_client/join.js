@@ -20,6 +20,8 @@ import { AudioOnlySwitch, LinkMonitor } from "./quality.js";
 import { RecordIndicator } from "./record_indicator.js";
 import { CLOSE_CODES, isFatalClose, SignalingClient } from "./signaling_client.js";
 import { StationReturn, stationReturnTarget } from "./station_return.js";
+import { ViewReport } from "./view_report.js";
+import { ParticipationAlerts } from "./participation_alerts.js";
 
 const SCREENS = ["screen-connecting", "screen-prejoin", "screen-lobby", "screen-hearing", "screen-error"];
 // Enough tries to cover the server's reconnection grace (60 s by default), the seat is kept.
@@ -49,6 +51,9 @@ class JoinPage {
     this.selfMeter = null; // level of the participant's own microphone (active speaker)
     this.audioOnly = null; // AudioOnlySwitch, kept across reconnects
     this.monitor = null; // LinkMonitor, kept across reconnects
+    this.viewReport = null; // ViewReport: what the page shows, told to the server
+    // Hosts: parties who cannot follow the hearing now (participation_alert messages).
+    this.participation = new ParticipationAlerts($("#participation-alerts"));
     this.userPickedLanguage = false;
     this.reconnectAttempt = 0;
     this.reconnectTimer = null;
@@ -168,6 +173,12 @@ class JoinPage {
       case "recorder_alert":
         this.record?.handleAlert(msg);
         break;
+      case "downlink":
+        this.audioOnly?.setByLink(Boolean(msg.audio_only));
+        break;
+      case "participation_alert":
+        this.participation.handle(msg);
+        break;
       default:
         // Non-fatal errors and unknown types: never answered.
         break;
@@ -278,11 +289,9 @@ class JoinPage {
       notify: (text) => this.view?.banner(text),
     });
     this.audioOnly.apply();
-    this.monitor ||= new LinkMonitor({
-      getPc: () => this.session?.pc || null,
-      send,
-      onPoor: () => this.audioOnly?.poorLink(),
-    });
+    this.monitor ||= new LinkMonitor({ getPc: () => this.session?.pc || null, send });
+    this.viewReport ||= new ViewReport({ grid: $("#tiles"), send });
+    this.viewReport.resend();
   }
 
   openMedia() {
@@ -338,6 +347,8 @@ class JoinPage {
     this.signaling?.close();
     this.monitor?.close();
     this.monitor = null;
+    this.viewReport?.close();
+    this.viewReport = null;
     this.closeMedia(true);
     this.view?.destroy();
     this.view = null;

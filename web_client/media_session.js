@@ -8,6 +8,29 @@
 // sends on it). Entries without a role (older servers) are ours when they name us.
 
 const ICE_GATHER_TIMEOUT_MS = 5000;
+// The simulcast layers the server asks for (rids, lowest first): the resolution divisor and
+// the least bitrate worth sending a layer at. The hearing's cap bounds all layers together.
+const VIDEO_LAYERS = [
+  { rid: "q", scale: 4, minKbps: 50, share: 0.15 },
+  { rid: "h", scale: 2, minKbps: 120, share: 0.3 },
+  { rid: "f", scale: 1, minKbps: 250, share: 1 },
+];
+const DEFAULT_CAP_KBPS = 1000;
+
+/**
+ * Bitrates (kbit/s) for as many layers as the cap affords, lowest first: each lower layer
+ * its share of the cap (at least its minimum), the top one the rest; a layer whose share
+ * would fall below its minimum is not sent (and the layers above it neither).
+ */
+export function layerBitrates(capKbps) {
+  for (let count = VIDEO_LAYERS.length; count > 1; count -= 1) {
+    const layers = VIDEO_LAYERS.slice(0, count);
+    const lower = layers.slice(0, -1).map((l) => Math.max(l.minKbps, Math.round(l.share * capKbps)));
+    const top = capKbps - lower.reduce((a, b) => a + b, 0);
+    if (top >= layers[count - 1].minKbps) return [...lower, top];
+  }
+  return [capKbps];
+}
 
 export class MediaSession {
   /**
@@ -105,26 +128,52 @@ export class MediaSession {
     }
     const answer = await this.pc.createAnswer();
     await this.pc.setLocalDescription(answer);
-    await this.capVideo();
+    await this.configureVideoLayers();
     await this.iceGathered();
     if (this.closed) return;
     this.onAnswer(this.pc.localDescription.sdp);
     this.reconcile();
   }
 
-  /** The hearing's cap on our camera's bitrate (weak uplinks, shared village links). */
-  async capVideo() {
-    if (!this.maxVideoKbps) return;
-    const bps = this.maxVideoKbps * 1000;
+  /**
+   * The camera's encodings. When the server asked for simulcast (its offer lists rids), the
+   * browser sends each layer the server named: `q` at a quarter, `h` at half, `f` at the full
+   * resolution, each with a bitrate that fits it, so the server can give every subscriber
+   * the layer its link carries. The hearing's cap (weak uplinks, shared village links)
+   * bounds the top layer.
+   */
+  async configureVideoLayers() {
+    const rates = layerBitrates(this.maxVideoKbps || DEFAULT_CAP_KBPS);
     for (const tr of this.publishingTransceivers()) {
       if (tr.receiver.track?.kind !== "video") continue;
       const params = tr.sender.getParameters();
-      if (!params.encodings?.length || params.encodings[0].maxBitrate === bps) continue;
-      params.encodings[0].maxBitrate = bps;
+      const encodings = params.encodings || [];
+      if (!encodings.length) continue;
+      let changed = false;
+      const set = (encoding, key, value) => {
+        if (encoding[key] !== value) {
+          encoding[key] = value;
+          changed = true;
+        }
+      };
+      if (encodings.length === 1) {
+        // No simulcast (the browser could not, or an older server): one stream at the cap.
+        set(encodings[0], "maxBitrate", (this.maxVideoKbps || DEFAULT_CAP_KBPS) * 1000);
+      } else {
+        for (const encoding of encodings) {
+          const index = VIDEO_LAYERS.findIndex((l) => l.rid === encoding.rid);
+          if (index < 0) continue;
+          const sent = index < rates.length;
+          set(encoding, "active", sent);
+          set(encoding, "scaleResolutionDownBy", VIDEO_LAYERS[index].scale);
+          if (sent) set(encoding, "maxBitrate", rates[index] * 1000);
+        }
+      }
+      if (!changed) continue;
       try {
         await tr.sender.setParameters(params);
       } catch (err) {
-        console.warn("video bitrate cap failed", err?.name);
+        console.warn("video layers not configured", err?.name);
       }
     }
   }

@@ -1,29 +1,29 @@
 // Weak links on the participant page: the link monitor (getStats -> `quality` messages to
-// the server every few seconds) and the audio-only switch (`receive_video`), which the
-// participant can press or which turns itself on when the downlink stays poor.
+// the server every few seconds) and the audio-only switch: the participant's own choice
+// (`receive_video`), and the server's word that this page's downlink carries only audio now
+// (`downlink`), which it lifts by itself when the link recovers.
 
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
 
 export const REPORT_INTERVAL_MS = 4000;
-// Two samples in a row this bad switch a participant who has not chosen otherwise to audio only.
-const POOR_LOSS_PCT = 10;
-const POOR_RTT_MS = 800;
-const POOR_STREAK = 2;
+// A stream needs this many packets in a sample (of ~200) to say how much of it was heard.
+const MIN_AUDIO_PACKETS = 20;
 
 const clamp = (value, high) => Math.round(Math.min(high, Math.max(0, value || 0)) * 10) / 10;
 
 /** Reads the peer connection's stats periodically and reports loss, RTT and bitrates. */
 export class LinkMonitor {
-  /** opts: getPc() -> RTCPeerConnection|null, send(msg), onPoor(figures) */
-  constructor({ getPc, send, onPoor }) {
+  /**
+   * @param {() => RTCPeerConnection|null} getPc  the page's current peer connection
+   * @param {(msg: object) => boolean} send  the signaling channel
+   */
+  constructor({ getPc, send }) {
     this.getPc = getPc;
     this.send = send;
-    this.onPoor = onPoor;
     this.prev = null;
-    this.poorStreak = 0;
     this.timer = setInterval(() => {
-      this.sample().catch(() => {});
+      this.sample().catch((err) => console.warn("link figures not sampled", err?.message));
     }, REPORT_INTERVAL_MS);
   }
 
@@ -32,6 +32,7 @@ export class LinkMonitor {
     if (!pc || pc.connectionState !== "connected") return;
     const stats = await pc.getStats();
     const streams = new Map(); // inbound stream id -> {received, lost}
+    const audio = new Map(); // inbound audio stream id -> {packets, concealed, total}
     let inBytes = 0;
     let outBytes = 0;
     let rtt = null;
@@ -39,6 +40,14 @@ export class LinkMonitor {
       if (s.type === "inbound-rtp") {
         streams.set(s.id, { received: s.packetsReceived || 0, lost: Math.max(0, s.packetsLost || 0) });
         inBytes += s.bytesReceived || 0;
+        if (s.kind === "audio" && typeof s.concealedSamples === "number") {
+          audio.set(s.id, {
+            packets: s.packetsReceived || 0,
+            // Silence played for DTX (the speaker paused) is not audio lost.
+            concealed: s.concealedSamples - (s.silentConcealedSamples || 0),
+            total: s.totalSamplesReceived || 0,
+          });
+        }
       } else if (s.type === "outbound-rtp") {
         outBytes += s.bytesSent || 0;
       } else if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded"
@@ -48,7 +57,7 @@ export class LinkMonitor {
     });
     const now = performance.now();
     const prev = this.prev;
-    this.prev = { pc, streams, inBytes, outBytes, at: now };
+    this.prev = { pc, streams, audio, inBytes, outBytes, at: now };
     if (!prev || prev.pc !== pc || now <= prev.at) return;
     const seconds = (now - prev.at) / 1000;
     // The worst stream counts (as in the server's own RTCP view): retransmissions hide most
@@ -69,10 +78,9 @@ export class LinkMonitor {
       down_kbps: clamp(((inBytes - prev.inBytes) * 8) / 1000 / seconds, 1e6),
       up_kbps: clamp(((outBytes - prev.outBytes) * 8) / 1000 / seconds, 1e6),
     };
+    const concealed = concealedPct(audio, prev.audio);
+    if (concealed !== null) figures.concealed_pct = clamp(concealed, 100);
     this.send(figures);
-    const poor = figures.loss_pct >= POOR_LOSS_PCT || figures.rtt_ms >= POOR_RTT_MS;
-    this.poorStreak = poor ? this.poorStreak + 1 : 0;
-    if (this.poorStreak >= POOR_STREAK) this.onPoor?.(figures);
   }
 
   close() {
@@ -80,33 +88,61 @@ export class LinkMonitor {
   }
 }
 
-/** The audio-only button: the server stops forwarding video to this page while it is on. */
+/**
+ * The share of the audio this page could not play (concealed) since the last sample: the
+ * worst stream that was actually arriving (a paused or silent speaker's stream says nothing).
+ */
+function concealedPct(now, before) {
+  let worst = null;
+  now.forEach((cur, id) => {
+    const prev = before?.get(id);
+    if (!prev) return;
+    const total = cur.total - prev.total;
+    if (cur.packets - prev.packets < MIN_AUDIO_PACKETS || total <= 0) return;
+    const share = (100 * Math.max(0, cur.concealed - prev.concealed)) / total;
+    worst = worst === null ? share : Math.max(worst, share);
+  });
+  return worst;
+}
+
+/**
+ * Audio only on this page: the participant's button (the server stops forwarding video to
+ * the page while it is on), or the server's allocation when the downlink cannot carry even
+ * the speaker's smallest video (it says so in a `downlink` message, and lifts it itself).
+ * Another participant's bad link never changes what this page receives.
+ */
 export class AudioOnlySwitch {
-  /** opts: button (element), send(msg) -> bool, notify(text) */
+  /**
+   * @param {HTMLElement|null} button  the audio-only control
+   * @param {(msg: object) => boolean} send  the signaling channel
+   * @param {(text: string) => void} notify  shows a short banner
+   */
   constructor({ button, send, notify }) {
     this.button = button;
     this.send = send;
     this.notify = notify;
-    this.on = false;
-    this.chosen = false; // the participant pressed the button: never switch for them
-    this.onClick = () => this.set(!this.on, { chosen: true });
+    this.on = false; // the participant's choice
+    this.byLink = false; // the server sends audio only: the downlink is too weak for video
+    this.onClick = () => this.set(!this.on);
     button?.addEventListener("click", this.onClick);
     this.render();
   }
 
-  /** Turn audio-only on or off; `chosen` when the participant did it. */
-  set(on, { chosen = false } = {}) {
-    if (chosen) this.chosen = true;
+  /** The participant turned audio-only on or off. */
+  set(on) {
     this.on = Boolean(on);
     this.apply();
     this.render();
   }
 
-  /** The downlink stayed poor: switch to audio only unless the participant decided. */
-  poorLink() {
-    if (this.on || this.chosen) return;
-    this.set(true);
-    this.notify?.(t("hearing.audioOnly.auto"));
+  /** The server's word on this page's downlink (`downlink` message). */
+  setByLink(audioOnly) {
+    const changed = this.byLink !== Boolean(audioOnly);
+    this.byLink = Boolean(audioOnly);
+    this.render();
+    if (changed && !this.on) {
+      this.notify?.(t(this.byLink ? "hearing.audioOnly.auto" : "hearing.audioOnly.back"));
+    }
   }
 
   /** Tell the server (again after a reconnect: a new connection starts with video). */
@@ -125,6 +161,7 @@ export class AudioOnlySwitch {
     btn.setAttribute("aria-pressed", String(this.on));
     btn.classList.toggle("active", this.on);
     document.body.dataset.audioOnly = this.on ? "1" : "0";
+    document.body.dataset.downlinkAudioOnly = this.byLink ? "1" : "0";
   }
 
   close() {
@@ -143,13 +180,15 @@ export function networkBadges(p) {
   }
   if (p.quality && !p.reconnecting) {
     let title = t(`quality.${p.quality}`);
+    // Which way the link is poor: this participant's receiving, sending, or both.
+    if (p.quality_direction) title += ` (${t(`quality.dir.${p.quality_direction}`)})`;
     const s = p.quality_stats;
     if (s) {
       title += ` — ${s.loss_pct}% loss, ${s.rtt_ms} ms, ↓${s.down_kbps} ↑${s.up_kbps} kbit/s`;
     }
     badges.push(h("span", {
       class: `net-quality net-${p.quality}`, title, "aria-label": title,
-      dataset: { quality: p.quality },
+      dataset: { quality: p.quality, direction: p.quality_direction || "" },
     }));
   }
   return badges;

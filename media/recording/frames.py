@@ -17,9 +17,11 @@ from aiortc.rtp import RtpPacket
 
 from ..rtp_stats import seq_add, seq_diff
 
-# The SFU retries NACKs for up to 1 s; a hole still open after this is lost for good.
-RETRANSMISSION_WINDOW_S = 0.5
-MAX_PENDING_FRAMES = 60
+# The SFU retries NACKs for at least 1 s and four round trips; a hole still open after this
+# is lost for good. On a slow phone link repairs take several round trips of 250-500 ms: a
+# shorter wait dropped repairable frames and asked the phone for a keyframe each time.
+RETRANSMISSION_WINDOW_S = 2.0
+MAX_PENDING_FRAMES = 150
 
 
 @dataclass(frozen=True)

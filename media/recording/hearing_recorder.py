@@ -136,8 +136,8 @@ class HearingRecorder:
             self._watch = None
         recorders = list(self._recorders.values())
         self._recorders.clear()
-        for stream, recorder, _ in recorders:
-            stream.remove_sink(recorder)
+        for _, recorder, _ in recorders:
+            recorder.detach()
         await asyncio.gather(*(recorder.close() for _, recorder, _ in recorders))
         if self._closing_tracks:
             await asyncio.gather(*self._closing_tracks, return_exceptions=True)
@@ -181,14 +181,13 @@ class HearingRecorder:
             stream, self.folder, self, origin=self._origin, segment_s=self._segment_s
         )
         self._recorders[id(stream)] = (stream, recorder, self._clock())
-        stream.add_sink(recorder)
 
     def stream_unpublished(self, stream: PublishedStream) -> None:
         """The publisher left: close its track recorder (its last segment is kept)."""
         entry = self._recorders.pop(id(stream), None)
         if entry is None:
             return
-        stream.remove_sink(entry[1])
+        entry[1].detach()
         self._stalled.discard(entry[1].track)
         task = asyncio.ensure_future(entry[1].close())
         self._closing_tracks.add(task)
@@ -231,6 +230,10 @@ class HearingRecorder:
     async def _watch_step(self) -> None:
         self._check_disk()
         self._check_stalls()
+        now = self._clock()
+        for _, recorder, _ in list(self._recorders.values()):
+            # Also when no packet reaches it: the layer it waits on may have stopped.
+            recorder.choose_layer(now)
 
     def _check_stalls(self) -> None:
         # A track that stops arriving while its page should be sending is a fault: the record

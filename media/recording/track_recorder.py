@@ -1,6 +1,8 @@
 """The recorder of one published stream: just another ``PacketSink`` on it.
 
-``deliver`` only timestamps the packet and puts it on a bounded queue (O(1), never blocks
+It records the best layer the publisher sends (a ``LayerSwitch`` moves it between layers at
+keyframes, so the record stays one continuous track when a phone's encoder drops its top
+layer). ``deliver`` only timestamps the packet and puts it on a bounded queue (never blocks
 the forwarding path); a worker thread assembles frames and writes segments. Failures (a full
 queue, a write or mux error) are reported as faults through ``TrackEvents`` on the event
 loop; the recorder then drops what it cannot write and tries again at the next keyframe
@@ -17,7 +19,10 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from ..published_stream import ForwardedPacket
+from aiortc.rtp import RtpPacket
+
+from ..layer_switch import LayerSwitch
+from ..published_stream import ForwardedPacket, PublishedStream
 from .folder import ClosedSegment, RecordingFolder
 from .frames import AudioFrames, EncodedFrame, VideoFrames
 from .segments import SegmentWriter
@@ -26,16 +31,8 @@ log = logging.getLogger(__name__)
 
 QUEUE_PACKETS = 4096
 RETRY_AFTER_S = 2.0
-
-
-class RecordedStream(Protocol):
-    """What the recorder needs of a ``PublishedStream``."""
-
-    participant_id: str
-    kind: str
-
-    async def request_keyframe(self) -> bool:
-        """Ask the publisher for a keyframe (throttled by the stream)."""
+# How often the recorder looks again for the best layer the publisher sends.
+CHOOSE_LAYER_EVERY_S = 1.0
 
 
 class TrackEvents(Protocol):
@@ -59,7 +56,7 @@ class TrackRecorder:
 
     def __init__(
         self,
-        stream: RecordedStream,
+        stream: PublishedStream,
         folder: RecordingFolder,
         events: TrackEvents,
         *,
@@ -86,6 +83,9 @@ class TrackRecorder:
         self._fault: str | None = None
         self._overflowing = False
         self._closed = False
+        self._switch = LayerSwitch(stream, self, clock=clock)
+        self._next_choice = 0.0
+        self.choose_layer(clock())
         self._closing: asyncio.Future[None] | None = None
         self._thread = threading.Thread(
             target=self._run, name=f"recorder-{self.track}", daemon=True
@@ -100,13 +100,27 @@ class TrackRecorder:
     # ---- PacketSink (event loop) ----------------------------------------------------------
 
     async def deliver(self, packet: ForwardedPacket) -> None:
-        """Queue the packet for the worker; never waits."""
+        """Queue the packet, renumbered into the track's one stream, for the worker."""
         if self._closed:
             return
         now = self._clock()
+        if now >= self._next_choice:
+            self.choose_layer(now)
+        out = self._switch.rewrite(packet)
+        if out is None:
+            if self._switch.waiting_for_keyframe() == packet.layer:
+                await self.stream.request_keyframe(packet.layer)
+            return
         self.last_arrival = now
+        rtp = packet.rtp
+        recorded = ForwardedPacket(
+            RtpPacket(rtp.payload_type, rtp.marker, out.sequence_number, out.timestamp,
+                      0, out.payload),
+            packet.mime_type, packet.clock_rate, packet.keyframe_start, packet.segment,
+            packet.layer,
+        )
         try:
-            self._queue.put_nowait((now, packet))
+            self._queue.put_nowait((now, recorded))
         except queue.Full:
             if not self._overflowing:
                 self._overflowing = True
@@ -115,16 +129,33 @@ class TrackRecorder:
         if self._overflowing and self._queue.qsize() < self._queue.maxsize // 2:
             self._overflowing = False
             self._events.track_resumed(self)
-        if self._writer.want_keyframe:
-            await self.stream.request_keyframe()
+        if self._writer.want_keyframe and self._switch.current is not None:
+            await self.stream.request_keyframe(self._switch.current)
 
-    async def deliver_sender_report(self, ntp_timestamp: int, rtp_timestamp: int) -> None:
-        """Not needed: tracks are aligned on arrival clocks."""
+    async def deliver_sender_report(self, layer: int, ntp_timestamp: int,
+                                    rtp_timestamp: int) -> None:
+        """Only for a switch between layers: tracks are aligned on arrival clocks."""
+        self._switch.note_sender_report(layer, ntp_timestamp, rtp_timestamp)
+
+    def choose_layer(self, now: float) -> None:
+        """Record the best layer the publisher sends now (until any arrives, the top one)."""
+        self._next_choice = now + CHOOSE_LAYER_EVERY_S
+        layers = self.stream.layers
+        # The best steady layer; a layer just turned on may turn off again at once.
+        steady = [layer.index for layer in layers if layer.steady(now)]
+        active = steady or [layer.index for layer in layers if layer.active(now)]
+        best = max(active) if active else self._switch.target
+        self._switch.set_target(self.stream.top_layer if best is None else best)
+
+    def detach(self) -> None:
+        """Stop taking the stream's packets (what is queued is still written)."""
+        self._switch.close()
 
     async def close(self) -> None:
         """Write what is queued, close the open segment, stop the thread; idempotent."""
         if self._closing is None:
             self._closed = True
+            self._switch.close()
             self._queue.put(_STOP)
             self._closing = asyncio.ensure_future(asyncio.to_thread(self._thread.join))
         await asyncio.shield(self._closing)

@@ -19,6 +19,7 @@ class SignalHub:
 
     def __init__(self) -> None:
         self.clients: dict[str, Client] = {}
+        self.video_states: list[tuple[str, bool]] = []
 
     async def send_offer(
         self, participant_id: str, sdp: str, streams: dict[str, dict[str, str]]
@@ -26,6 +27,9 @@ class SignalHub:
         client = self.clients.get(participant_id)
         if client is not None:
             client.offers.put_nowait((sdp, streams))
+
+    def receiving_video(self, participant_id: str, receiving: bool) -> None:
+        self.video_states.append((participant_id, receiving))
 
 
 @dataclass

@@ -98,7 +98,8 @@ export default {
   "hearing.poor": "Weak connection",
   "hearing.audioOnly.on": "Audio only: video is not received",
   "hearing.audioOnly.off": "Receive video again",
-  "hearing.audioOnly.auto": "Weak connection: switched to audio only",
+  "hearing.audioOnly.auto": "Weak connection: receiving audio only. Video comes back by itself when the connection allows.",
+  "hearing.audioOnly.back": "The connection recovered: video is back",
   "hearing.reconnecting": "reconnecting…",
 
   // Network quality of a participant's link
@@ -267,4 +268,14 @@ export default {
   "event.station_unassigned": "Workstation unassigned",
   "event.station_join": "Joined from a workstation",
   "event.station_revoked": "Workstation revoked",
+  "participation.cannotHear": "{who} cannot hear the hearing (since {since})",
+  "participation.disconnected": "{who} is disconnected (since {since})",
+  "participation.restored": "{who} can follow again: missed {since}–{until}",
+  "quality.dir.down": "receiving",
+  "quality.dir.up": "sending",
+  "quality.dir.both": "both ways",
+  "event.downlink_audio_only": "Weak connection: audio only",
+  "event.downlink_video_resumed": "Video back",
+  "event.participation_lost": "Cannot follow the hearing",
+  "event.participation_restored": "Can follow again",
 };

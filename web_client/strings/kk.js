@@ -98,7 +98,8 @@ export default {
   "hearing.poor": "Байланыс әлсіз",
   "hearing.audioOnly.on": "Тек дыбыс: бейне алынбайды",
   "hearing.audioOnly.off": "Бейнені қайта қосу",
-  "hearing.audioOnly.auto": "Байланыс әлсіз: тек дыбыс режимі қосылды",
+  "hearing.audioOnly.auto": "Байланыс әлсіз: тек дыбыс қабылданады. Байланыс мүмкіндік бергенде бейне өзі қайтады.",
+  "hearing.audioOnly.back": "Байланыс қалпына келді: бейне қайта қабылданады",
   "hearing.reconnecting": "қайта қосылуда…",
 
   // Network quality of a participant's link
@@ -267,4 +268,14 @@ export default {
   "event.station_unassigned": "Жұмыс орнынан алынды",
   "event.station_join": "Жұмыс орнынан қосылды",
   "event.station_revoked": "Жұмыс орны кері қайтарылды",
+  "participation.cannotHear": "{who} отырысты естімей тұр ({since} бастап)",
+  "participation.disconnected": "{who} ажыратылды ({since} бастап)",
+  "participation.restored": "{who} қайта қатыса алады: {since}–{until} аралығы өтіп кетті",
+  "quality.dir.down": "қабылдау",
+  "quality.dir.up": "жіберу",
+  "quality.dir.both": "екі жақта да",
+  "event.downlink_audio_only": "Байланыс әлсіз: тек дыбыс",
+  "event.downlink_video_resumed": "Бейне қайтты",
+  "event.participation_lost": "Отырысқа қатыса алмайды",
+  "event.participation_restored": "Қайта қатыса алады",
 };

@@ -98,7 +98,8 @@ export default {
   "hearing.poor": "Слабое соединение",
   "hearing.audioOnly.on": "Только звук: видео не принимается",
   "hearing.audioOnly.off": "Снова принимать видео",
-  "hearing.audioOnly.auto": "Слабая связь: включён режим «только звук»",
+  "hearing.audioOnly.auto": "Слабая связь: принимается только звук. Видео вернётся само, когда связь позволит.",
+  "hearing.audioOnly.back": "Связь восстановилась: видео снова принимается",
   "hearing.reconnecting": "переподключается…",
 
   // Network quality of a participant's link
@@ -267,4 +268,14 @@ export default {
   "event.station_unassigned": "Рабочее место снято",
   "event.station_join": "Подключение с рабочего места",
   "event.station_revoked": "Рабочее место отозвано",
+  "participation.cannotHear": "{who} не слышит заседание (с {since})",
+  "participation.disconnected": "{who} отключился (с {since})",
+  "participation.restored": "{who} снова может участвовать: пропущено {since}–{until}",
+  "quality.dir.down": "приём",
+  "quality.dir.up": "передача",
+  "quality.dir.both": "в обе стороны",
+  "event.downlink_audio_only": "Слабая связь: только звук",
+  "event.downlink_video_resumed": "Видео вернулось",
+  "event.participation_lost": "Не может участвовать",
+  "event.participation_restored": "Снова может участвовать",
 };

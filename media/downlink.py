@@ -1,0 +1,292 @@
+"""One subscriber's downlink: how much it carries, and what it is sent within that.
+
+**The estimate.** The subscriber's browser estimates its own downlink from the send times
+the server stamps on every video packet (abs-send-time) and reports it in RTCP REMB; when
+its link starts to queue (the delay grows before anything is lost) the REMB falls below
+the video rate the server sends (REMB covers the packets that carry send times: video).
+That is the congestion signal: the estimate drops at once to the REMB plus the audio (or to
+85 % of all that is sent, if lower). Loss the subscriber reports counts too, but
+only on streams whose publisher lost nothing on the way in, so a damaged phone uplink never
+makes healthy downlinks look poor. Without a congestion signal, and while what is sent
+uses most of the estimate, the estimate grows by ``GROWTH_PER_S`` a second; after a
+congestion it grows linearly for ``HOLD_S`` (AIMD, like Google Congestion Control's rate
+controller: fast to back off, careful to come back).
+
+**The allocation** (about once a second, and at once when the estimate falls): audio
+first, then the active speaker's video, then the others'; each video stream gets the
+lowest layer that fits in priority order, then the speaker is raised as far as it fits and
+wants, then the others one layer at a time. A stream that cannot fit is paused rather than
+sent at a rate the link cannot carry. When not even the speaker's lowest layer fits, the
+subscriber receives audio only (and says so, through ``on_video``); video comes back by
+itself when the estimate allows it again. Layers above what a subscriber's tile can show,
+or tiles it cannot see, are never sent (``set_view``).
+
+**Retransmissions** spend from a budget refilled at the headroom between the estimate and
+what is sent (at least ``RESEND_SHARE`` of the estimate), so repairs never push the link
+over: the server sends at most about 110 % of the estimate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .plane import TileView
+from .subscription import Subscription
+
+START_BPS = 800_000
+MIN_BPS = 50_000
+MAX_BPS = 20_000_000
+GROWTH_PER_S = 1.25
+ADDITIVE_BPS_PER_S = 80_000
+HOLD_S = 4.0
+# A REMB that fell by a tenth or more, to below the video sent: the subscriber's link is
+# queueing (a receiver that sees its queue grow lowers its estimate to 85 % of what arrives).
+REMB_FALL = 0.9
+CONGESTED_SHARE = 1.0
+BACKOFF_SHARE = 0.85
+# Loss (before the subscriber's own repairs) that means congestion, and below which the
+# estimate may grow (a few percent of random loss on a radio link is not congestion).
+HIGH_LOSS = 0.10
+LOW_LOSS = 0.05
+# What a layer must leave free to be given (upgrades want more: no flapping at the edge).
+UPGRADE_MARGIN = 1.15
+UPGRADE_EVERY_S = 2.0
+RESEND_SHARE = 0.1
+RESEND_BURST_S = 0.5
+# A layer measured at nothing yet (just switched on) is counted at its nominal share.
+_NOMINAL_BPS = (150_000, 500_000, 1_200_000)
+
+
+@dataclass
+class _Plan:
+    """One video subscription's layer in an allocation being made."""
+
+    subscription: Subscription
+    layers: list[tuple[int, float]]  # (index, cost in bit/s) of the active layers, lowest first
+    ceiling: int  # the highest layer worth sending (-1: none)
+    layer: int | None = None
+    cost: float = 0.0
+
+
+class Downlink:
+    """The downlink of one subscriber (a participant's connection)."""
+
+    def __init__(
+        self,
+        participant_id: str,
+        *,
+        on_video: Callable[[bool], None],
+        reallocate: Callable[[], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.participant_id = participant_id
+        self._reallocate = reallocate
+        self.estimate = START_BPS
+        self.audio_only = False  # the allocation could give no video at all
+        self._on_video = on_video
+        self._clock = clock
+        self._remb: int | None = None
+        self._remb_at = 0.0
+        self._congested_at = -HOLD_S
+        self._last_update = clock()
+        self._sent_rate = 0.0
+        self._video_rate = 0.0
+        self._sent: tuple[int, int] | None = None
+        self._sent_at = clock()
+        self._resend_tokens = 0.0
+        self._resend_at = clock()
+        self._views: dict[str, TileView] = {}
+        self._hidden = False
+        self._upgraded_at: dict[int, float] = {}
+        self.reallocate_soon = False
+
+    # ---- what the subscriber says -------------------------------------------------------------
+
+    def remb(self, bitrate: int) -> None:
+        """The subscriber's receiver estimate: a sharp fall below the video sent is congestion.
+
+        A receiver lowers its estimate to 85 % of what arrives when it sees its queue grow;
+        otherwise its estimate only rises, slowly (so it may trail far behind a rate the
+        server just raised: that is not congestion), or is capped at 1.5 times what arrives.
+        """
+        now = self._clock()
+        fell = self._remb is not None and bitrate < REMB_FALL * self._remb
+        self._remb, self._remb_at = bitrate, now
+        if fell and self._video_rate and bitrate < CONGESTED_SHARE * self._video_rate:
+            audio_rate = max(0.0, self._sent_rate - self._video_rate)
+            self._back_off(min(bitrate + audio_rate, BACKOFF_SHARE * self._sent_rate), now)
+
+    def set_view(self, views: dict[str, TileView], *, hidden: bool) -> None:
+        """Which participants the page shows, how big, and whether the page is hidden."""
+        self._views = dict(views)
+        self._hidden = hidden
+        self.reallocate_soon = True
+
+    def allow_resend(self, size: int) -> bool:
+        """Whether a retransmission of ``size`` bytes fits the budget now (and spend it)."""
+        now = self._clock()
+        headroom = max(RESEND_SHARE * self.estimate, self.estimate - self._sent_rate)
+        self._resend_tokens = min(
+            headroom * RESEND_BURST_S / 8,
+            self._resend_tokens + headroom * (now - self._resend_at) / 8,
+        )
+        self._resend_at = now
+        if self._resend_tokens < size:
+            return False
+        self._resend_tokens -= size
+        return True
+
+    # ---- the estimate -------------------------------------------------------------------------
+
+    def update(self, sent_bytes: int, video_payload_bytes: int,
+               worst_downlink_loss: float | None) -> None:
+        """Once a second: what was sent (all bytes on the wire; video RTP payload, as REMB
+        counts it), and the loss the subscriber reports on streams that arrived whole at the
+        server."""
+        now = self._clock()
+        if self._sent is not None and now > self._sent_at:
+            seconds = now - self._sent_at
+            rate = (sent_bytes - self._sent[0]) * 8 / seconds
+            video = (video_payload_bytes - self._sent[1]) * 8 / seconds
+            # Smoothed over a few ticks: keyframes make single seconds bursty.
+            self._sent_rate = _smoothed(self._sent_rate, rate)
+            self._video_rate = _smoothed(self._video_rate, video)
+        self._sent, self._sent_at = (sent_bytes, video_payload_bytes), now
+        elapsed = min(2.0, now - self._last_update)
+        self._last_update = now
+        if worst_downlink_loss is not None and worst_downlink_loss > HIGH_LOSS:
+            # Google Congestion Control's loss-based rule, once a second: a share of the
+            # estimate goes, in proportion to the loss.
+            self._back_off(self.estimate * (1 - 0.5 * worst_downlink_loss), now)
+            return
+        if worst_downlink_loss is not None and worst_downlink_loss > LOW_LOSS:
+            return  # some loss: hold
+        if self._sent_rate < 0.5 * self.estimate:
+            return  # not using what it has: no evidence that more would fit
+        if now - self._congested_at < HOLD_S:
+            grown = self.estimate + ADDITIVE_BPS_PER_S * elapsed
+        else:
+            grown = self.estimate * GROWTH_PER_S ** elapsed
+        self.estimate = int(min(MAX_BPS, grown))
+
+    def _back_off(self, bitrate: float, now: float) -> None:
+        lowered = int(max(MIN_BPS, bitrate))
+        self._congested_at = now
+        if lowered < self.estimate:
+            self.estimate = lowered
+            # Now, not at the next tick: the link is queueing and audio waits behind video.
+            self._reallocate()
+
+    # ---- the allocation -----------------------------------------------------------------------
+
+    def allocate(self, audio: Sequence[Subscription], video: Sequence[Subscription],
+                 speaker: str | None) -> None:
+        """Give each video subscription a layer (or none) within the estimate."""
+        now = self._clock()
+        self.reallocate_soon = False
+        budget = float(self.estimate) - sum(
+            s.stream.layers[0].bitrate(now) for s in audio if s.layer is not None
+        )
+        plans: list[_Plan] = []
+        for subscription in sorted(video, key=lambda s: _priority(s, speaker, self._views)):
+            layers = _active_layers(subscription, now)
+            ceiling = -1 if self._hidden else self._ceiling(subscription, layers)
+            plan = _Plan(subscription, layers, ceiling)
+            plans.append(plan)
+            # Everyone's lowest layer first, in priority order; what does not fit is paused
+            # (and a paused stream comes back only with a margin: no flapping at the edge).
+            margin = UPGRADE_MARGIN if subscription.layer is None else 1.0
+            if layers and ceiling >= 0 and layers[0][1] * margin <= budget:
+                plan.layer, plan.cost = layers[0]
+                budget -= plan.cost
+        given = [plan for plan in plans if plan.layer is not None]
+        # The speaker as high as it goes, then everyone else one layer per round.
+        for plan in given:
+            if plan.subscription.stream.participant_id == speaker:
+                while (spent := self._raise(plan, budget, now)) is not None:
+                    budget -= spent
+        raised = True
+        while raised:
+            raised = False
+            for plan in given:
+                if plan.subscription.stream.participant_id != speaker:
+                    spent = self._raise(plan, budget, now)
+                    if spent is not None:
+                        budget -= spent
+                        raised = True
+        for plan in plans:
+            if (plan.layer is not None and plan.subscription.layer is not None
+                    and plan.layer > plan.subscription.layer):
+                self._upgraded_at[id(plan.subscription)] = now
+            plan.subscription.set_layer(plan.layer)
+        sendable = [plan for plan in plans if plan.layers and plan.ceiling >= 0]
+        audio_only = bool(sendable) and not given
+        if audio_only != self.audio_only:
+            self.audio_only = audio_only
+            self._on_video(not audio_only)
+
+    def _raise(self, plan: _Plan, budget: float, now: float) -> float | None:
+        # One layer up if it fits (what it costs more), or None.
+        above = [(i, c) for i, c in plan.layers
+                 if plan.layer is not None and plan.layer < i <= plan.ceiling]
+        if not above:
+            return None
+        index, cost = above[0]
+        extra = cost - plan.cost
+        current = plan.subscription.layer
+        if current is None or index > current:
+            # More than it gets now: a margin, and not more often than UPGRADE_EVERY_S.
+            extra_needed = extra * UPGRADE_MARGIN
+            last = self._upgraded_at.get(id(plan.subscription), -UPGRADE_EVERY_S)
+            if current is not None and now - last < UPGRADE_EVERY_S:
+                return None
+        else:
+            extra_needed = extra
+        if extra_needed > budget:
+            return None
+        plan.layer, plan.cost = index, cost
+        return extra
+
+    def _ceiling(self, subscription: Subscription, layers: list[tuple[int, float]]) -> int:
+        # The highest layer worth sending to this tile (-1: none, it cannot be seen).
+        view = self._views.get(subscription.stream.participant_id)
+        top = layers[-1][0] if layers else -1
+        if view is None:
+            return top
+        if not view.visible:
+            return -1
+        if not view.height:
+            return top
+        # The smallest layer at least as tall as the tile (layers are 1/4, 1/2 and full).
+        for index, _ in layers:
+            height = subscription.stream.layers[index].height
+            if height and height >= view.height:
+                return index
+        return top
+
+
+def _active_layers(subscription: Subscription, now: float) -> list[tuple[int, float]]:
+    # (index, cost in bit/s) of the layers worth sending, lowest first: the lowest the
+    # publisher sends, the one the subscriber has, and the steady ones (not a layer the
+    # publisher's encoder just turned on, and may turn off again at once).
+    out: list[tuple[int, float]] = []
+    for layer in subscription.stream.layers:
+        if layer.active(now) and (not out or layer.steady(now)
+                                  or layer.index == subscription.layer):
+            measured = layer.bitrate(now)
+            out.append((layer.index, float(measured or _NOMINAL_BPS[min(layer.index, 2)])))
+    return out
+
+
+def _priority(subscription: Subscription, speaker: str | None,
+              views: dict[str, TileView]) -> tuple[int, int, str]:
+    publisher = subscription.stream.participant_id
+    view = views.get(publisher)
+    area = 0 if view is None else view.width * view.height
+    return (0 if publisher == speaker else 1, -area, publisher)
+
+
+def _smoothed(previous: float, sample: float) -> float:
+    return sample if not previous else 0.5 * previous + 0.5 * sample

@@ -1,0 +1,189 @@
+"""A subscriber's downlink: the estimate, and the layers it buys in order of importance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from media.downlink import HOLD_S, Downlink
+from media.metrics import StreamCounters
+from media.plane import TileView
+from media.published_stream import SIMULCAST_RIDS, PublishedStream
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Upstream:
+    async def send_pli(self, media_ssrc: int) -> None: ...
+
+    async def send_nack(self, media_ssrc: int, lost: list[int]) -> None: ...
+
+
+class _Subscription:
+    """What the allocation reads and sets on a subscription."""
+
+    def __init__(self, stream: PublishedStream) -> None:
+        self.stream = stream
+        self.kind = stream.kind
+        self.layer: int | None = None  # a new subscription: nothing sent yet
+
+    def set_layer(self, layer: int | None) -> None:
+        self.layer = layer
+
+
+def publisher(name: str, clock: _Clock, rates: tuple[int, ...] = (150_000, 500_000, 1_200_000),
+              heights: tuple[int, ...] = (180, 360, 720)) -> _Subscription:
+    """A camera sending each simulcast layer at these rates (0: the layer is off)."""
+    stream = PublishedStream(name, "video", counters=StreamCounters(name, "video", "in"),
+                             upstream=_Upstream(), rids=SIMULCAST_RIDS, clock=clock)
+    for layer, rate, height in zip(stream.layers, rates, heights, strict=True):
+        if rate:
+            layer.last_arrival = clock.now
+            layer._bucket_start = clock.now
+            layer._rates = [rate // 8 // 2] * 4  # four half-second buckets
+            layer.height = height
+    return _Subscription(stream)
+
+
+def microphone(name: str, clock: _Clock, rate: int = 50_000) -> _Subscription:
+    stream = PublishedStream(name, "audio", counters=StreamCounters(name, "audio", "in"),
+                             upstream=_Upstream(), clock=clock)
+    stream.layers[0].last_arrival = clock.now
+    stream.layers[0]._bucket_start = clock.now
+    stream.layers[0]._rates = [rate // 8 // 2] * 4
+    sub = _Subscription(stream)
+    sub.layer = 0
+    return sub
+
+
+class _Page:
+    """The downlink of one subscriber, with what it told the page."""
+
+    def __init__(self, estimate: int) -> None:
+        self.clock = _Clock()
+        self.video_states: list[bool] = []
+        self.reallocations = 0
+        self.downlink = Downlink("phone", on_video=self.video_states.append,
+                                 reallocate=self._reallocate, clock=self.clock)
+        self.downlink.estimate = estimate
+
+    def _reallocate(self) -> None:
+        self.reallocations += 1
+
+    def allocate(self, audio: list[Any], video: list[Any], speaker: str | None) -> list[Any]:
+        self.downlink.allocate(audio, video, speaker)
+        return [v.layer for v in video]
+
+
+def test_a_wide_link_gets_every_top_layer() -> None:
+    page = _Page(5_000_000)
+    c = page.clock
+    video = [publisher("judge", c), publisher("prosecutor", c), publisher("lawyer", c)]
+    assert page.allocate([microphone("judge", c)], video, "judge") == [2, 2, 2]
+    assert page.video_states == []
+
+
+def test_the_speaker_comes_first_then_the_others_one_layer_at_a_time() -> None:
+    page = _Page(1_300_000)
+    c = page.clock
+    audio = [microphone(n, c) for n in ("judge", "prosecutor", "lawyer")]
+    video = [publisher("prosecutor", c), publisher("judge", c), publisher("lawyer", c)]
+    # 1.3 Mbit/s - 150k audio: the judge (speaking) 1.2M would not leave the others their
+    # lowest layers (2 x 150k), so the judge gets the middle one and the others the lowest.
+    assert page.allocate(audio, video, "judge") == [0, 1, 0]
+    # Far less: the speaker's lowest layer, then whoever fits; the rest waits paused.
+    page.downlink.estimate = 400_000
+    assert page.allocate(audio, video, "judge") == [None, 0, None]
+    assert page.video_states == []
+
+
+def test_when_not_even_the_speakers_lowest_layer_fits_the_page_gets_audio_only() -> None:
+    page = _Page(180_000)
+    c = page.clock
+    audio = [microphone("judge", c)]
+    video = [publisher("judge", c), publisher("lawyer", c)]
+    assert page.allocate(audio, video, "judge") == [None, None]
+    assert page.video_states == [False] and page.downlink.audio_only
+    # Back by itself once the estimate allows the speaker's lowest layer with a margin.
+    page.downlink.estimate = 50_000 + 150_000  # fits exactly: not yet (no flapping)
+    assert page.allocate(audio, video, "judge") == [None, None]
+    page.downlink.estimate = 50_000 + 200_000
+    assert page.allocate(audio, video, "judge") == [0, None]
+    assert page.video_states == [False, True] and not page.downlink.audio_only
+
+
+def test_tiles_get_no_more_than_they_show_and_hidden_pages_nothing() -> None:
+    page = _Page(10_000_000)
+    c = page.clock
+    judge, lawyer, witness = publisher("judge", c), publisher("lawyer", c), publisher("witness", c)
+    page.downlink.set_view({
+        "judge": TileView(True, 640, 360),  # the middle layer fills it
+        "lawyer": TileView(True, 160, 90),
+        "witness": TileView(False, 0, 0),  # scrolled away
+    }, hidden=False)
+    assert page.allocate([], [judge, lawyer, witness], "judge") == [1, 0, None]
+    page.downlink.set_view({}, hidden=True)  # the phone's screen is off
+    assert page.allocate([], [judge, lawyer, witness], "judge") == [None, None, None]
+    assert page.video_states == []  # not for lack of downlink: no audio-only notice
+
+
+def test_a_publisher_without_the_top_layer_is_sent_what_it_has() -> None:
+    page = _Page(3_000_000)
+    phone = publisher("phone", page.clock, rates=(120_000, 300_000, 0))
+    assert page.allocate([], [phone], "phone") == [1]
+
+
+def test_a_falling_remb_below_the_video_sent_is_congestion_a_trailing_one_is_not() -> None:
+    page = _Page(2_000_000)
+    link = page.downlink
+    c = page.clock
+    link.update(0, 0, None)
+    c.now += 1
+    link.update(1_000_000 // 8, 800_000 // 8, None)  # 1 Mbit/s sent, 800k of it video
+    link.estimate = 2_000_000
+    link.remb(600_000)  # trails the rate just raised: the receiver's estimate only climbs
+    link.remb(700_000)
+    assert link.estimate == 2_000_000 and page.reallocations == 0
+    link.remb(500_000)  # fell, below the video sent: the receiver's queue grows
+    assert link.estimate == 500_000 + 200_000 and page.reallocations == 1
+    # Then it comes back carefully: additively during the hold, faster after.
+    c.now += 1
+    link.update(2 * 1_000_000 // 8, 2 * 800_000 // 8, 0.0)
+    assert 700_000 < link.estimate <= 800_000
+    c.now += HOLD_S
+    before = link.estimate
+    link.update(3 * 1_000_000 // 8, 3 * 800_000 // 8, 0.0)
+    assert link.estimate > 1.2 * before
+
+
+def test_downlink_loss_lowers_the_estimate_and_some_loss_holds_it() -> None:
+    page = _Page(1_000_000)
+    link = page.downlink
+    c = page.clock
+    link.update(0, 0, None)
+    c.now += 1
+    link.update(900_000 // 8, 700_000 // 8, 0.20)
+    assert link.estimate == 900_000  # 20 % loss: 10 % of the estimate goes
+    c.now += 1
+    link.update(2 * 900_000 // 8, 2 * 700_000 // 8, 0.07)
+    assert link.estimate == 900_000  # some loss: no growth
+
+
+def test_retransmissions_spend_from_the_headroom_only() -> None:
+    page = _Page(1_000_000)
+    link = page.downlink
+    c = page.clock
+    link.update(0, 0, None)
+    c.now += 1
+    link.update(1_000_000 // 8, 800_000 // 8, None)  # the link is full
+    link.estimate = 1_000_000
+    c.now += 1
+    # 10 % of the estimate is kept for repairs: 100 kbit/s, a burst of half a second.
+    allowed = sum(link.allow_resend(1200) for _ in range(100))
+    assert 4 <= allowed <= 6
+    assert not link.allow_resend(1200)
