@@ -5,13 +5,23 @@ pinned by ``tests/media/test_aiortc_hooks.py``). It replaces the server transpor
 ``RTCDtlsTransport._handle_rtp_data`` and its ICE connection's ``data_received`` on that
 instance, reads ``_rx_srtp`` and ``_state``, routes unknown SSRCs with ``_rtp_router``, and
 hands everything it does not take back to aiortc unchanged.
+
+``stamp_arrivals`` makes the UDP sockets of one server connection (aioice's
+``Connection._protocols``, their asyncio ``_SelectorDatagramTransport``) read with
+``recvmsg`` and the kernel's receive time (``SO_TIMESTAMPNS``): congestion control feedback
+must say when a packet reached the machine, not when a busy event loop got to it (its delay
+would read as the publisher's uplink queueing). It re-registers the socket's reader with the
+loop's ``_add_reader``/``_remove_reader`` and reads up to ``_BATCH`` datagrams per wake-up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import struct
+import time
+from asyncio import selector_events
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
@@ -150,3 +160,73 @@ class FastIngress:
         task = asyncio.get_running_loop().create_task(_finish(_Continue(coroutine, pending)))
         self._unfinished.add(task)
         task.add_done_callback(self._unfinished.discard)
+
+
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+# asyncio's UDP transport on selector loops (private, like everything this module touches).
+_DATAGRAM_TRANSPORT: type = getattr(selector_events, "_SelectorDatagramTransport")  # noqa: B009
+_TIMESPEC = struct.Struct("@qq")
+_BATCH = 32
+
+
+class ArrivalClock:
+    """When the datagram being handled reached the machine (wall-clock seconds)."""
+
+    def __init__(self) -> None:
+        self.kernel: float | None = None
+
+    def now(self) -> float:
+        """The kernel's receive time of the datagram in hand, else the time now."""
+        return self.kernel if self.kernel is not None else time.time()
+
+
+def stamp_arrivals(ice_connection: Any, clock: ArrivalClock) -> None:
+    """Make the UDP sockets of one server ICE connection tell ``clock`` when each datagram
+    arrived; idempotent, and sockets that are not plain UDP ones keep aiortc's reader."""
+    for protocol in list(getattr(ice_connection, "_protocols", ())):
+        transport = getattr(protocol, "transport", None)
+        if isinstance(transport, _DATAGRAM_TRANSPORT):
+            _stamp(transport, clock)
+
+
+def _stamp(transport: Any, clock: ArrivalClock) -> None:
+    if getattr(transport, "_qashyq_stamped", False) or transport.is_closing():
+        return
+    sock = transport._sock
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    except OSError:
+        return  # no kernel timestamps here: the loop's time will do
+    transport._qashyq_stamped = True
+
+    def read_ready() -> None:
+        for _ in range(_BATCH):
+            if transport._conn_lost:
+                return
+            try:
+                data, ancillary, _, address = sock.recvmsg(transport.max_size, 64)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                transport._protocol.error_received(exc)
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                transport._fatal_error(exc, "Fatal read error on datagram transport")
+                return
+            clock.kernel = None
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
+                    seconds, nanoseconds = _TIMESPEC.unpack(value[:_TIMESPEC.size])
+                    clock.kernel = seconds + nanoseconds * 1e-9
+            try:
+                transport._protocol.datagram_received(data, address)
+            finally:
+                clock.kernel = None
+
+    # The loop calls the reader it was given; resume_reading() looks the attribute up again.
+    transport._read_ready = read_ready
+    if transport.is_reading():
+        transport._loop._remove_reader(transport._sock_fd)
+        transport._loop._add_reader(transport._sock_fd, read_ready)

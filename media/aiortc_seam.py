@@ -328,6 +328,15 @@ def sender_rtx_ssrc(sender: RTCRtpSender) -> int:
     return int(sender._rtx_ssrc)
 
 
+def ice_connection(pc: Any) -> Any:
+    """The aioice ``Connection`` under a (bundled) peer connection, or None before one."""
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.sender.transport
+        if dtls is not None:
+            return dtls.transport._connection
+    return None
+
+
 def transceiver_transport(transceiver: RTCRtpTransceiver) -> Transport:
     """The (bundled) transport a transceiver sends on."""
     return Transport(transceiver.sender)

@@ -35,16 +35,28 @@ from dataclasses import dataclass
 from .plane import TileView
 from .subscription import Subscription
 
-START_BPS = 800_000
+START_BPS = 1_500_000
 MIN_BPS = 50_000
 MAX_BPS = 20_000_000
 GROWTH_PER_S = 1.25
 ADDITIVE_BPS_PER_S = 80_000
+# After a congestion: additive growth only for HOLD_S; for a page that gets audio only, no
+# growth at all for as long, doubled (up to MAX_HOLD_S) each time video that just came back
+# is congested again within RETRY_WINDOW_S, so a link at the edge does not flap.
 HOLD_S = 4.0
+MAX_HOLD_S = 8.0
+RETRY_WINDOW_S = 10.0
+CALM_S = 30.0
 # A REMB that fell by a tenth or more, to below the video sent: the subscriber's link is
 # queueing (a receiver that sees its queue grow lowers its estimate to 85 % of what arrives).
 REMB_FALL = 0.9
 CONGESTED_SHARE = 1.0
+REMB_FRESH_S = 2.0
+# The video sent stays within this much of the receiver's own (fresh) estimate: a receiver's
+# estimate climbs to 1.5 times what arrives, so this still lets the rate grow, while a link
+# that queues pulls the estimate down with it.
+REMB_HEADROOM = 1.1
+REMB_MIN_VIDEO_BPS = 50_000
 BACKOFF_SHARE = 0.85
 # Loss (before the subscriber's own repairs) that means congestion, and below which the
 # estimate may grow (a few percent of random loss on a radio link is not congestion).
@@ -90,6 +102,8 @@ class Downlink:
         self._remb: int | None = None
         self._remb_at = 0.0
         self._congested_at = -HOLD_S
+        self._hold_s = HOLD_S
+        self._video_back_at = -RETRY_WINDOW_S
         self._last_update = clock()
         self._sent_rate = 0.0
         self._video_rate = 0.0
@@ -112,11 +126,18 @@ class Downlink:
         server just raised: that is not congestion), or is capped at 1.5 times what arrives.
         """
         now = self._clock()
-        fell = self._remb is not None and bitrate < REMB_FALL * self._remb
+        # Against a recent REMB only: after a pause (no video, so no REMB) the receiver's
+        # estimate starts afresh, which is not a fall.
+        fell = (self._remb is not None and now - self._remb_at < REMB_FRESH_S
+                and bitrate < REMB_FALL * self._remb)
         self._remb, self._remb_at = bitrate, now
         if fell and self._video_rate and bitrate < CONGESTED_SHARE * self._video_rate:
             audio_rate = max(0.0, self._sent_rate - self._video_rate)
             self._back_off(min(bitrate + audio_rate, BACKOFF_SHARE * self._sent_rate), now)
+
+    def subscription_started(self) -> None:
+        """A subscription's m-line is up: allocate now, so it starts with its layer."""
+        self._reallocate()
 
     def set_view(self, views: dict[str, TileView], *, hidden: bool) -> None:
         """Which participants the page shows, how big, and whether the page is hidden."""
@@ -163,16 +184,27 @@ class Downlink:
             return
         if worst_downlink_loss is not None and worst_downlink_loss > LOW_LOSS:
             return  # some loss: hold
-        if self._sent_rate < 0.5 * self.estimate:
+        if self._sent_rate < 0.5 * self.estimate and not self.audio_only:
             return  # not using what it has: no evidence that more would fit
-        if now - self._congested_at < HOLD_S:
+        if now - self._congested_at < self._hold_s:
+            if self.audio_only:
+                return  # video failed here a moment ago: wait before trying again
             grown = self.estimate + ADDITIVE_BPS_PER_S * elapsed
         else:
             grown = self.estimate * GROWTH_PER_S ** elapsed
+        if (self._remb is not None and now - self._remb_at < REMB_FRESH_S
+                and not self.audio_only and self._video_rate >= REMB_MIN_VIDEO_BPS):
+            # Only while video flows: without it a receiver keeps repeating its last estimate.
+            audio_rate = max(0.0, self._sent_rate - self._video_rate)
+            grown = min(grown, max(self.estimate, REMB_HEADROOM * self._remb + audio_rate))
         self.estimate = int(min(MAX_BPS, grown))
 
     def _back_off(self, bitrate: float, now: float) -> None:
         lowered = int(max(MIN_BPS, bitrate))
+        if now - self._video_back_at < RETRY_WINDOW_S:
+            self._hold_s = min(MAX_HOLD_S, 2 * self._hold_s)
+        elif now - self._congested_at > CALM_S:
+            self._hold_s = HOLD_S
         self._congested_at = now
         if lowered < self.estimate:
             self.estimate = lowered
@@ -186,9 +218,9 @@ class Downlink:
         """Give each video subscription a layer (or none) within the estimate."""
         now = self._clock()
         self.reallocate_soon = False
-        budget = float(self.estimate) - sum(
-            s.stream.layers[0].bitrate(now) for s in audio if s.layer is not None
-        )
+        # Every publisher's audio, also what is held back while the page gets audio only: it
+        # all flows again once video does (a page without room for it would flap).
+        budget = float(self.estimate) - sum(s.stream.layers[0].bitrate(now) for s in audio)
         plans: list[_Plan] = []
         for subscription in sorted(video, key=lambda s: _priority(s, speaker, self._views)):
             layers = _active_layers(subscription, now)
@@ -225,6 +257,8 @@ class Downlink:
         audio_only = bool(sendable) and not given
         if audio_only != self.audio_only:
             self.audio_only = audio_only
+            if not audio_only:
+                self._video_back_at = now
             self._on_video(not audio_only)
 
     def _raise(self, plan: _Plan, budget: float, now: float) -> float | None:

@@ -48,13 +48,9 @@ class Span:
     tl0_delta: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Rewritten:
-    """What to send for one packet: the outgoing numbers and the (renumbered) payload."""
-
-    sequence_number: int
-    timestamp: int
-    payload: bytes
+# What to send for one packet: outgoing sequence number, timestamp, (renumbered) payload. A
+# tuple, not an object: it is made for every packet and every subscriber.
+Rewritten = tuple[int, int, bytes]
 
 
 class LayerSwitch:
@@ -161,8 +157,11 @@ class LayerSwitch:
         out_ts = (rtp.timestamp + span.ts_offset) & 0xFFFFFFFF
         self._last_out_ts = out_ts
         self._last_out_at = self._clock()
-        self._last_payload = rtp.payload
-        return Rewritten(out_seq, out_ts, renumbered(span, rtp.payload))
+        payload = rtp.payload
+        self._last_payload = payload
+        if span.picture_id_delta or span.tl0_delta:
+            payload = renumber(payload, span.picture_id_delta, span.tl0_delta)
+        return out_seq, out_ts, payload
 
     def locate(self, out_seq: int) -> tuple[Span, int] | None:
         """The span an outgoing sequence number was sent in, and its incoming number."""

@@ -26,8 +26,10 @@ from aiortc.rtp import RtcpRrPacket
 from aiortc.sdp import candidate_from_sdp
 
 from .aiortc_admission import cache_fingerprints, lean_receivers
+from .aiortc_fast_ingress import ArrivalClock, stamp_arrivals
 from .aiortc_seam import (
     Transport,
+    ice_connection,
     install_egress,
     install_inert_receiver,
     install_ingress,
@@ -39,6 +41,7 @@ from .downlink import Downlink
 from .errors import InvalidAnswer, InvalidCandidate, NoOfferPending
 from .ice import IceServer
 from .metrics import Direction, StreamCounters
+from .pacer import Pacer
 from .periodic_task import PeriodicTask
 from .plane import StreamMap, VideoCodec
 from .published_stream import SIMULCAST_RIDS, PublishedStream
@@ -53,6 +56,9 @@ KINDS = ("audio", "video")
 # every tick; receiver reports and the downlink's estimate every second.
 LINK_TICK_S = FEEDBACK_INTERVAL_S
 RECEIVER_REPORT_INTERVAL = 1.0
+# Layers come and go (a publisher's encoder drops one, a new subscriber starts): allocate
+# twice a second besides the estimate's own changes.
+ALLOCATE_EVERY_S = 0.5
 # Packet overhead on the wire beyond the RTP payload (IP, UDP, RTP header and extensions,
 # SRTP tag): what a shaped link counts.
 PACKET_OVERHEAD_BYTES = 50
@@ -112,6 +118,7 @@ class ParticipantConnection:
             participant_id, on_video=lambda receiving: on_video(participant_id, receiving),
             reallocate=self._allocate,
         )
+        self.pacer = Pacer(self.downlink.estimate)
         self.pc = RTCPeerConnection(
             RTCConfiguration(
                 # An empty list, never None: aiortc's default for None is Google's public STUN
@@ -147,7 +154,9 @@ class ParticipantConnection:
         self._description_lock = asyncio.Lock()
         self._receive_video = True
         self._next_report = 0.0
+        self._next_allocation = 0.0
         self._feedback = TransportFeedback()
+        self._arrivals = ArrivalClock()
         if can_publish:
             for kind in KINDS:
                 self._add_publish_transceiver(kind)
@@ -160,7 +169,7 @@ class ParticipantConnection:
             transceiver = self.pc.addTransceiver(kind, direction="recvonly")
         transceiver.setCodecPreferences(codec_preferences(kind, self._video_codec))
         ingress = PublisherIngress(transceiver, self.participant_id, self.counters[(kind, "in")],
-                                   feedback=self._feedback)
+                                   feedback=self._feedback, arrivals=self._arrivals)
         install_ingress(transceiver.receiver, ingress)
         self.published[kind] = ingress.stream
         self._ingress[kind] = ingress
@@ -184,6 +193,7 @@ class ParticipantConnection:
             rtx_ssrc=sender_rtx_ssrc(transceiver.sender),
             counters=self.counters[(stream.kind, "out")],
             downlink=self.downlink,
+            pacer=self.pacer,
         )
         if stream.kind == "video" and not self._receive_video:
             subscription.set_layer(None)
@@ -267,6 +277,9 @@ class ParticipantConnection:
                 await self.pc.setLocalDescription(
                     RTCSessionDescription(sdp=add_opus_parameters(offer.sdp), type="offer")
                 )
+                if self.can_publish:
+                    # Gathering made the sockets: read them with the kernel's arrival times.
+                    stamp_arrivals(ice_connection(self.pc), self._arrivals)
                 sdp = offer_publishing(
                     str(self.pc.localDescription.sdp), publish_mids=self._publish_mids(),
                     camera_mids=self._camera_mids(), rids=SIMULCAST_RIDS,
@@ -368,7 +381,7 @@ class ParticipantConnection:
             await self._send_receiver_reports(now)
             self._update_downlink(now)
             self._allocate()
-        elif self.downlink.reallocate_soon:
+        elif self.downlink.reallocate_soon or now >= self._next_allocation:
             self._allocate()
 
     def _update_downlink(self, now: float) -> None:
@@ -390,6 +403,8 @@ class ParticipantConnection:
     def _allocate(self) -> None:
         if self._closed:
             return
+        self._next_allocation = time.monotonic() + ALLOCATE_EVERY_S
+        self.pacer.set_bitrate(self.downlink.estimate)
         subscriptions = [s for s, _ in self._subscriptions.values()]
         video = [s for s in subscriptions if s.kind == "video"]
         if not self._receive_video:
@@ -440,6 +455,7 @@ class ParticipantConnection:
             return
         self._closed = True
         await self._link.close()
+        self.pacer.close()
         if self._deferred_offer is not None:
             # _send_deferred_offer ends quietly on its own errors: only cancellation is left.
             deferred = self._deferred_offer

@@ -223,6 +223,7 @@ class PublishedStream:
         keyframe = self._is_video and is_keyframe_start(self.mime_type, payload)
         if keyframe:
             into.keyframes += 1
+            into.last_keyframe = now
             size = keyframe_size(self.mime_type, payload)
             if size is not None:
                 into.width, into.height = size

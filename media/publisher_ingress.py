@@ -3,7 +3,6 @@ out, and RTCP (keyframe requests, NACKs, receiver reports) back to the publisher
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiortc import RTCRtpTransceiver
@@ -19,6 +18,7 @@ from aiortc.rtp import (
     unwrap_rtx,
 )
 
+from .aiortc_fast_ingress import ArrivalClock
 from .aiortc_seam import CodecInfo, ReceiveParameters, Transport, sender_ssrc
 from .codecs import REPAIRED_RID_EXTENSION_ID, RID_EXTENSION_ID, TRANSPORT_CC_EXTENSION_ID
 from .metrics import StreamCounters
@@ -38,10 +38,11 @@ class PublisherIngress:
 
     def __init__(
         self, transceiver: RTCRtpTransceiver, participant_id: str, counters: StreamCounters,
-        *, feedback: TransportFeedback,
+        *, feedback: TransportFeedback, arrivals: ArrivalClock,
     ) -> None:
         self.transceiver = transceiver
         self._feedback = feedback
+        self._arrivals = arrivals
         kind = transceiver.kind
         self.stream = PublishedStream(
             participant_id, kind, counters=counters, upstream=self,
@@ -82,7 +83,7 @@ class PublisherIngress:
         # Every packet counts for the publisher's congestion control, probes and repairs too.
         transport_seq = extension_value(packet, TRANSPORT_CC_EXTENSION_ID)
         if transport_seq is not None and len(transport_seq) == 2:
-            self._feedback.add(int.from_bytes(transport_seq, "big"), time.monotonic())
+            self._feedback.add(int.from_bytes(transport_seq, "big"), self._arrivals.now())
         payload_type = packet.payload_type
         if payload_type in self._rtx_apt:
             layer = self._rtx_layers.get(packet.ssrc)

@@ -215,6 +215,9 @@ class HeaderWriter:
             mid_element = bytes([(ids.mid << 4) | (len(encoded) - 1)]) + encoded
         self._mid_element = mid_element
         self._abs_tag = (ids.abs_send_time << 4 | 2) << 24 if ids.abs_send_time else 0
+        # Where the send time's three bytes are in a header, for a pacer to set it again
+        # when it sends the packet later.
+        self.send_time_at: int | None = 17 + len(mid_element) if ids.abs_send_time else None
         self._level_tag = ids.audio_level << 12 if ids.audio_level else 0
         self._fixed = _FIXED
         self._mid_only = self._compile(0)
@@ -261,3 +264,9 @@ def extension_ids(extensions_map: HeaderExtensionsMap) -> ExtensionIds:
         mid=probe(mid="0"), audio_level=probe(audio_level=(False, 0)),
         abs_send_time=probe(abs_send_time=0),
     )
+
+
+def restamp_send_time(data: bytes, at: int) -> bytes:
+    """``data`` with its abs-send-time (three bytes at ``at``) set to now."""
+    send_time = int((time.time() + _NTP_EPOCH_OFFSET) * _ABS_SEND_TIME_SCALE) & 0xFFFFFF
+    return data[:at] + send_time.to_bytes(3, "big") + data[at + 3:]

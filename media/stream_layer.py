@@ -19,13 +19,15 @@ _CACHE_MASK = PACKET_CACHE_SIZE - 1
 # (sequence number, timestamp, marker, payload type, SSRC, payload, audio-level byte, arrival)
 _Cached = tuple[int, int, int, int, int, bytes, int | None, float]
 # A keyframe takes a round trip and an encode to arrive: asking again sooner only adds
-# keyframes, which cost a weak uplink 5-10 times a normal frame.
+# keyframes, which cost a weak uplink 5-10 times a normal frame. Once the keyframe asked for
+# has arrived, a new need (a subscriber that starts after it) may ask again sooner.
 KEYFRAME_REQUEST_INTERVAL = 1.0
+KEYFRAME_AFTER_ANSWER_S = 0.3
 # A layer that sent nothing for this long is off (the publisher's encoder dropped it), and
 # one that has been on for less than STEADY_S is not worth switching anyone up to yet: a
 # phone's encoder turns its upper layer on and off as its uplink varies.
 ACTIVE_WITHIN_S = 1.0
-STEADY_S = 2.0
+STEADY_S = 5.0
 # The rate is counted over this many buckets of BUCKET_S seconds.
 BUCKET_S = 0.5
 BUCKETS = 4
@@ -43,6 +45,7 @@ class StreamLayer:
         self.last_arrival: float | None = None
         self.active_since = 0.0
         self.keyframes = 0
+        self.last_keyframe = -KEYFRAME_REQUEST_INTERVAL
         # The picture size of the last keyframe (0: not known yet, or not VP8).
         self.width = 0
         self.height = 0
@@ -116,7 +119,11 @@ class StreamLayer:
 
     def keyframe_request_due(self, now: float) -> bool:
         """Whether a keyframe may be asked for now (and, if so, count the request as made)."""
-        if self.media_ssrc is None or now - self._last_keyframe_request < KEYFRAME_REQUEST_INTERVAL:
+        if self.media_ssrc is None:
+            return False
+        since = now - self._last_keyframe_request
+        answered = self.last_keyframe > self._last_keyframe_request
+        if since < (KEYFRAME_AFTER_ANSWER_S if answered else KEYFRAME_REQUEST_INTERVAL):
             return False
         self._last_keyframe_request = now
         return True

@@ -38,6 +38,7 @@ from aiortc.rtp import (
 from .aiortc_seam import SendParameters, Transport
 from .layer_switch import LayerSwitch, Span, renumbered
 from .metrics import StreamCounters
+from .pacer import Pacer
 from .plane import LinkQuality
 from .published_stream import ForwardedPacket, PublishedStream
 from .rtp_packets import HeaderWriter, audio_level_byte
@@ -49,6 +50,9 @@ _RESENT_SLOTS = 1024
 
 class Downlink(Protocol):
     """The subscriber's downlink, as one of its subscriptions sees it."""
+
+    def subscription_started(self) -> None:
+        """A subscription's m-line is up: give it its layer now."""
 
     def remb(self, bitrate: int) -> None:
         """The subscriber's receiver estimated its downlink (RTCP REMB)."""
@@ -71,6 +75,7 @@ class Subscription:
         rtx_ssrc: int,
         counters: StreamCounters,
         downlink: Downlink | None = None,
+        pacer: Pacer | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream
@@ -83,6 +88,8 @@ class Subscription:
         self._rtx_ssrc = rtx_ssrc
         self._counters = counters
         self._downlink = downlink
+        # Video only: audio is never held behind video.
+        self._pacer = pacer if stream.kind == "video" else None
         self._clock = clock
         self._mid: str | None = None
         self._payload_types: dict[str, tuple[int, int | None]] = {}
@@ -132,9 +139,13 @@ class Subscription:
         self._header = HeaderWriter(ids, self._mid)
         self._started = True
         self.switch.set_target(self._wanted)
-        if self.kind == "video" and self._wanted is not None:
+        if self._downlink is not None:
+            # What it gets depends on what the rest costs now, and a newcomer must not wait.
+            self._downlink.subscription_started()
+        target = self.switch.target
+        if self.kind == "video" and target is not None:
             # A newcomer must not wait for the publisher's next periodic keyframe.
-            await self.stream.request_keyframe(self._wanted)
+            await self.stream.request_keyframe(target)
 
     def set_layer(self, layer: int | None) -> None:
         """Forward ``layer`` from now on (None: nothing); video switches at a keyframe."""
@@ -169,17 +180,20 @@ class Subscription:
             self._payload_type = self._payload_types.get(packet.mime_type.lower(), (None,))[0]
         if self._payload_type is None or self._header is None:
             return
-        payload = out.payload
+        sequence_number, timestamp, payload = out
         header = self._header.header(
-            rtp.marker, self._payload_type, out.sequence_number, out.timestamp, self._ssrc,
+            rtp.marker, self._payload_type, sequence_number, timestamp, self._ssrc,
             audio_level_byte(rtp) if self.kind == "audio" else None,
         )
-        if self._transport.send_rtp(header + payload):
-            counters = self._counters
-            counters.packets += 1
-            counters.bytes += len(payload)
-            self._sent_packets += 1
-            self._sent_bytes += len(payload)
+        if self._pacer is not None:
+            self._pacer.send(self._transport, header + payload, self._header.send_time_at)
+        elif not self._transport.send_rtp(header + payload):
+            return
+        counters = self._counters
+        counters.packets += 1
+        counters.bytes += len(payload)
+        self._sent_packets += 1
+        self._sent_bytes += len(payload)
 
     async def deliver_sender_report(self, layer: int, ntp_timestamp: int,
                                     rtp_timestamp: int) -> None:

@@ -105,9 +105,6 @@ class ParticipantLinks:
         """The page's link figures; merged with the server's view, shown and sampled."""
         self._room.admitted_presence(member)
         participant = member.participant
-        concealed = figures.get("concealed_pct")
-        if concealed is not None and participant.role in MUST_FOLLOW:
-            self._heard(participant.id, concealed)
         media_view = None
         media = self._room.media
         if media is not None:
@@ -116,6 +113,9 @@ class ParticipantLinks:
         update = self.quality.report(participant.id, link_sample(figures, media_view))
         if update is None:
             return  # rate-limited
+        concealed = figures.get("concealed_pct")
+        if concealed is not None and participant.role in MUST_FOLLOW:
+            self._heard(participant.id, concealed)
         if update.record:
             await self._audit.record(
                 self._room.hearing.id, "network_quality", participant.id,

@@ -113,9 +113,9 @@ class TrackRecorder:
             return
         self.last_arrival = now
         rtp = packet.rtp
+        sequence_number, timestamp, payload = out
         recorded = ForwardedPacket(
-            RtpPacket(rtp.payload_type, rtp.marker, out.sequence_number, out.timestamp,
-                      0, out.payload),
+            RtpPacket(rtp.payload_type, rtp.marker, sequence_number, timestamp, 0, payload),
             packet.mime_type, packet.clock_rate, packet.keyframe_start, packet.segment,
             packet.layer,
         )

@@ -7,6 +7,7 @@ transport methods. These checks pin the names, signatures and call sites of aior
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,8 +21,15 @@ from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, unwrap_rtx, wrap_rtx
 
 from media.aiortc_fast_ingress import FastIngress
-from media.aiortc_seam import install_egress, install_ingress, receiver_decoder_started
+from media.aiortc_seam import (
+    ice_connection,
+    install_egress,
+    install_ingress,
+    receiver_decoder_started,
+)
 from media.rtp_packets import ExtensionIds, extension_ids
+
+from .conftest import HearingFactory, all_frames, eventually
 
 
 def params(func: Callable[..., Any]) -> list[str]:
@@ -182,3 +190,36 @@ async def test_hooks_are_scoped_to_one_instance(kind: str) -> None:
     finally:
         await pc.close()
         await other_pc.close()
+
+
+async def test_the_server_reads_its_sockets_with_kernel_arrival_times(
+    make_hearing: HearingFactory,
+) -> None:
+    """Congestion feedback to a publisher says when its packets reached the machine."""
+    hearing = await make_hearing()
+    judge = await hearing.join("judge")
+    party = await hearing.join("party")
+    await eventually(all_frames(party, [judge], 10), what="media flows")
+    connection = hearing.media.connection("judge")
+    ice = ice_connection(connection.pc)
+    transports = [p.transport for p in ice._protocols]
+    assert transports and all(getattr(t, "_qashyq_stamped", False) for t in transports)
+    # The private parts the stamped reader relies on are still there.
+    for transport in transports:
+        for name in ("_sock", "_sock_fd", "_conn_lost", "_protocol", "max_size", "_loop"):
+            assert hasattr(transport, name), name
+        assert callable(transport._fatal_error) and callable(transport.is_reading)
+        assert callable(transport._loop._add_reader) and callable(transport._loop._remove_reader)
+    # Every packet of the publisher is handled with the kernel's time at hand.
+    seen: list[float | None] = []
+    stream: Any = connection.published["audio"]
+    receive = stream.receive
+
+    async def spy(packet: RtpPacket, layer: int = 0, *, repaired: bool = False) -> None:
+        seen.append(connection._arrivals.kernel)
+        await receive(packet, layer, repaired=repaired)
+
+    stream.receive = spy
+    await eventually(lambda: len(seen) > 20, what="more of the judge's packets")
+    assert all(stamp is not None and abs(stamp - time.time()) < 5 for stamp in seen)
+    assert connection._arrivals.kernel is None  # only while a datagram is in hand

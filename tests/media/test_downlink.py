@@ -187,3 +187,32 @@ def test_retransmissions_spend_from_the_headroom_only() -> None:
     allowed = sum(link.allow_resend(1200) for _ in range(100))
     assert 4 <= allowed <= 6
     assert not link.allow_resend(1200)
+
+
+def test_a_page_on_audio_only_tries_video_again_after_a_hold_that_grows_with_failures() -> None:
+    page = _Page(180_000)
+    link, c = page.downlink, page.clock
+    audio = [microphone("judge", c)]
+    video = [publisher("judge", c)]
+    link.update(0, 0, None)
+    page.allocate(audio, video, "judge")
+    assert link.audio_only
+    # The receiver keeps repeating its last estimate while no video flows: that is no cap.
+    link.remb(70_000)
+    grown = []
+    for _ in range(12):
+        c.now += 1
+        for layer in (*video[0].stream.layers, audio[0].stream.layers[0]):
+            layer.last_arrival = c.now  # the publishers go on sending
+        link.remb(70_000)
+        link.update(0, 0, None)
+        grown.append(link.estimate)
+        page.allocate(audio, video, "judge")
+        if not link.audio_only:
+            break
+    assert not link.audio_only and page.video_states == [False, True]
+    assert grown[-1] > 180_000
+    # Video that fails again at once (congestion within the retry window) waits longer.
+    before = link._hold_s
+    link._back_off(100_000, c.now)
+    assert link._hold_s == 2 * before

@@ -95,25 +95,25 @@ def test_switching_layers_keeps_one_continuous_stream() -> None:
     sent += forward(switch, high.frame())
     assert len(sent) == 10
 
-    seqs = [out.sequence_number for out in sent]
+    seqs = [seq for seq, _, _ in sent]
     assert seqs == [(seqs[0] + i) & 0xFFFF for i in range(10)]  # no gap, no jump
     # Timestamps: one frame (3000 ticks) apart across the switch, as the wall clock moved.
-    frame_ts = list(dict.fromkeys(out.timestamp for out in sent))
+    frame_ts = list(dict.fromkeys(ts for _, ts, _ in sent))
     steps = [(b - a) & 0xFFFFFFFF for a, b in itertools.pairwise(frame_ts)]
     assert steps == [3000, 3000, 3000, 3000]
     # Picture numbers only move forward by one, whatever the new layer's own numbering.
     pictures = []
-    for out in sent:
-        numbering = read_numbering(out.payload)
+    for _, _, payload in sent:
+        numbering = read_numbering(payload)
         assert numbering is not None and numbering.picture_id is not None
         if not pictures or pictures[-1] != numbering.picture_id:
             pictures.append(numbering.picture_id)
     assert pictures == [(pictures[0] + i) & 0x7FFF for i in range(5)]
 
     # A NACK for a packet sent before the switch is answered from the low layer's numbers.
-    located = switch.locate(sent[3].sequence_number)
+    located = switch.locate(sent[3][0])
     assert located is not None and located[0].layer == 0 and located[1] == 1005
-    located = switch.locate(sent[-1].sequence_number)
+    located = switch.locate(sent[-1][0])
     assert located is not None and located[0].layer == 2 and located[1] == 40_005
 
 
@@ -132,5 +132,5 @@ def test_pausing_and_resuming_the_same_layer_keeps_its_clock() -> None:
     switch.set_target(1)
     clock.now += 5.0  # the wall clock says nothing: the same layer's own timestamps count
     resumed = forward(switch, layer.frame(keyframe=True))
-    assert resumed[0].sequence_number == (first[-1].sequence_number + 1) & 0xFFFF
-    assert (resumed[0].timestamp - first[0].timestamp) & 0xFFFFFFFF == 31 * 3000
+    assert resumed[0][0] == (first[-1][0] + 1) & 0xFFFF
+    assert (resumed[0][1] - first[0][1]) & 0xFFFFFFFF == 31 * 3000

@@ -1,0 +1,172 @@
+"""A village phone on a shaped link in a hearing with a judge on a good one (real Chromium on
+both ends, the judge's camera a 720p testsrc2 sent as simulcast layers).
+
+What the people notice is asserted: the phone sees and hears the judge, the judge's page is
+untouched by the phone's link, and on a link too weak for video the phone gets audio only by
+itself, says so, and gets video back by itself when the link recovers. The figures (frame
+rates, concealment, rates against the shaped one, over a minute per scenario) are the
+benchmark's: ``python -m bench.weak_links_browser``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from bench.chromium_pages import DESKTOP, PHONE, FakeMedia, fake_media, launch
+from tests.fixtures.app_server import Api
+from tests.fixtures.browser import playing_remote_videos
+from tests.fixtures.hearing_pages import hearing_events
+from tests.fixtures.page_rtc import RTC_INIT_SCRIPT
+from tests.fixtures.polling import poll
+
+if TYPE_CHECKING:
+    from tests.fixtures.shaped_link import LinkFactory, NamespaceChromium, ServeOn
+
+pytest_plugins = ["tests.fixtures.shaped_link"]
+pytestmark = pytest.mark.browser
+
+CACHE = Path("/tmp/qashyq-test-media")
+
+# What a page receives from one participant: resolution and frames per second now.
+_INBOUND_VIDEO = """async (participantId) => {
+  const video = document.querySelector(`video[data-participant-id="${participantId}"]`);
+  const track = video?.srcObject?.getVideoTracks?.()[0];
+  const pc = (window.__qashyqPcs || []).at(-1);
+  if (!track || !pc) return null;
+  const stats = await pc.getStats();
+  let found = null;
+  stats.forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "video" && s.trackIdentifier === track.id) {
+      found = {width: s.frameWidth || 0, fps: s.framesPerSecond || 0,
+               decoded: s.framesDecoded || 0};
+    }
+  });
+  return found;
+}"""
+
+
+@pytest.fixture(scope="module")
+def media() -> FakeMedia:
+    """The 720p camera and the judge's voice (made once with ffmpeg, cached)."""
+    return fake_media(CACHE)
+
+
+JudgeBrowser = Callable[[str], Awaitable[Browser]]
+
+
+@pytest.fixture
+async def judge_browser(media: FakeMedia) -> AsyncIterator[JudgeBrowser]:
+    """Chromium on this machine's own (perfect) network, capturing the files; the server's
+    origin (plain http, not localhost) is treated as secure so the camera may be used."""
+    browsers: list[Browser] = []
+    async with async_playwright() as pw:
+
+        async def start(origin: str) -> Browser:
+            browser = await launch(pw, camera=media.camera, microphone=media.speech,
+                                   origin=origin)
+            browsers.append(browser)
+            return browser
+
+        try:
+            yield start
+        finally:
+            for browser in browsers:
+                await browser.close()
+
+
+@dataclass
+class _Hearing:
+    id: str
+    judge: Page
+    judge_id: str
+    phone: Page
+    villager_id: str
+
+
+async def _hearing(api: Api, judge_browser: JudgeBrowser,
+                   namespace_chromium: NamespaceChromium, link: Any, media: FakeMedia
+                   ) -> _Hearing:
+    """A hearing with the judge's page in session and the phone admitted and playing."""
+    hearing = await api.create_hearing(language="en")
+    judge_link = await api.invite(hearing["id"], "judge", "Judge")
+    villager = await api.invite(hearing["id"], "defendant", "Villager")
+    browser = await judge_browser(api.base_url)
+    judge_context = await browser.new_context(**DESKTOP, base_url=api.base_url)
+    await judge_context.add_init_script(RTC_INIT_SCRIPT)
+    judge = await judge_context.new_page()
+    await judge.goto(f"/join#{judge_link['token']}")
+    await judge.click("#join")
+    await expect(judge.locator("#screen-hearing")).to_be_visible(timeout=15_000)
+    phone_browser = await namespace_chromium(link, api.base_url, media)
+    phone_context = await phone_browser.new_context(**PHONE, locale="en-US")
+    await phone_context.add_init_script(RTC_INIT_SCRIPT)
+    phone = await phone_context.new_page()
+    await phone.goto(f"{api.base_url}/join#{villager['token']}", timeout=60_000)
+    await phone.click("#join", timeout=30_000)
+    await judge.locator(f'#lobby-list [data-participant-id="{villager["id"]}"]'
+                        " [data-action=admit]").click(timeout=30_000)
+    assert await playing_remote_videos(phone, 1) == [judge_link["id"]]
+    return _Hearing(hearing["id"], judge, judge_link["id"], phone, villager["id"])
+
+
+async def _inbound(page: Page, participant_id: str) -> dict[str, Any] | None:
+    result: dict[str, Any] | None = await page.evaluate(_INBOUND_VIDEO, participant_id)
+    return result
+
+
+async def test_a_phone_on_a_600_250_link_sees_the_judge_and_the_judge_is_untouched(
+    shaped_links: LinkFactory, shaped_api: ServeOn, namespace_chromium: NamespaceChromium,
+    judge_browser: JudgeBrowser, media: FakeMedia,
+) -> None:
+    link = shaped_links(down_kbps=600, up_kbps=250)
+    api = await shaped_api(link)
+    hearing = await _hearing(api, judge_browser, namespace_chromium, link, media)
+    phone, judge_id = hearing.phone, hearing.judge_id
+    # The judge's video keeps moving on the phone (frames decoded go up, at a size that
+    # shows a face: the 320x180 layer at least), well after the first seconds.
+    first = await _inbound(phone, judge_id)
+    assert first is not None
+
+    async def moving() -> dict[str, Any] | None:
+        now = await _inbound(phone, judge_id)
+        return now if now and now["decoded"] > first["decoded"] + 60 else None
+
+    seen = await poll(moving, 40, "60 more frames of the judge on the phone")
+    assert seen["width"] >= 320, seen
+    # Neither page was switched to audio only; the judge sees the phone.
+    for page in (phone, hearing.judge):
+        await expect(page.locator("body")).to_have_attribute("data-downlink-audio-only", "0")
+    assert await playing_remote_videos(hearing.judge, 1) == [hearing.villager_id]
+    kinds = {e["kind"] for e in await hearing_events(api, hearing.id)}
+    assert "downlink_audio_only" not in kinds
+
+
+async def test_a_phone_on_a_300_150_link_gets_audio_only_then_video_back_by_itself(
+    shaped_links: LinkFactory, shaped_api: ServeOn, namespace_chromium: NamespaceChromium,
+    judge_browser: JudgeBrowser, media: FakeMedia,
+) -> None:
+    link = shaped_links(down_kbps=300, up_kbps=150)
+    api = await shaped_api(link)
+    hearing = await _hearing(api, judge_browser, namespace_chromium, link, media)
+    phone, judge, judge_id = hearing.phone, hearing.judge, hearing.judge_id
+    body = phone.locator("body")
+    await expect(body).to_have_attribute("data-downlink-audio-only", "1", timeout=30_000)
+    await expect(phone.locator("#banner")).to_contain_text("receiving audio only")
+    # The judge's page did not follow the phone into audio only.
+    await expect(judge.locator("body")).to_have_attribute("data-downlink-audio-only", "0")
+
+    link.set_rates(1500, 500)  # the village's link gets better
+    await expect(body).to_have_attribute("data-downlink-audio-only", "0", timeout=45_000)
+    before = await _inbound(phone, judge_id)
+
+    async def video_again() -> bool:
+        now = await _inbound(phone, judge_id)
+        return bool(now and before is not None and now["decoded"] > before["decoded"] + 30)
+
+    await poll(video_again, 30, "the judge's video moving again on the phone")
