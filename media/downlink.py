@@ -45,6 +45,10 @@ ADDITIVE_BPS_PER_S = 80_000
 # is congested again within RETRY_WINDOW_S, so a link at the edge does not flap.
 HOLD_S = 4.0
 MAX_HOLD_S = 8.0
+BACKOFF_EVERY_S = 1.0
+BACKOFF_FLOOR = 0.5
+# Audio only only when not even the speaker's lowest layer has fitted for this long.
+AUDIO_ONLY_AFTER_S = 2.0
 RETRY_WINDOW_S = 10.0
 CALM_S = 30.0
 # A REMB that fell by a tenth or more, to below the video sent: the subscriber's link is
@@ -104,6 +108,7 @@ class Downlink:
         self._congested_at = -HOLD_S
         self._hold_s = HOLD_S
         self._video_back_at = -RETRY_WINDOW_S
+        self._nothing_fits_since: float | None = None
         self._last_update = clock()
         self._sent_rate = 0.0
         self._video_rate = 0.0
@@ -200,7 +205,11 @@ class Downlink:
         self.estimate = int(min(MAX_BPS, grown))
 
     def _back_off(self, bitrate: float, now: float) -> None:
-        lowered = int(max(MIN_BPS, bitrate))
+        if now - self._congested_at < BACKOFF_EVERY_S:
+            return  # the last back-off has not had time to show yet
+        # At most halved at once: a receiver's estimate can dip on a busy machine, and a layer
+        # dropped for it is a keyframe to come back.
+        lowered = int(max(MIN_BPS, bitrate, BACKOFF_FLOOR * self.estimate))
         if now - self._video_back_at < RETRY_WINDOW_S:
             self._hold_s = min(MAX_HOLD_S, 2 * self._hold_s)
         elif now - self._congested_at > CALM_S:
@@ -234,6 +243,18 @@ class Downlink:
                 plan.layer, plan.cost = layers[0]
                 budget -= plan.cost
         given = [plan for plan in plans if plan.layer is not None]
+        sendable = [plan for plan in plans if plan.layers and plan.ceiling >= 0]
+        if sendable and not given and not self.audio_only:
+            # Nothing fits: only if that lasts is the page cut to audio only; meanwhile the
+            # first stream keeps its lowest layer (a dip is not worth a keyframe to recover).
+            if self._nothing_fits_since is None:
+                self._nothing_fits_since = now
+            if now - self._nothing_fits_since < AUDIO_ONLY_AFTER_S:
+                plan = sendable[0]
+                plan.layer, plan.cost = plan.layers[0]
+                given = [plan]
+        else:
+            self._nothing_fits_since = None
         # The speaker as high as it goes, then everyone else one layer per round.
         for plan in given:
             if plan.subscription.stream.participant_id == speaker:
@@ -253,7 +274,6 @@ class Downlink:
                     and plan.layer > plan.subscription.layer):
                 self._upgraded_at[id(plan.subscription)] = now
             plan.subscription.set_layer(plan.layer)
-        sendable = [plan for plan in plans if plan.layers and plan.ceiling >= 0]
         audio_only = bool(sendable) and not given
         if audio_only != self.audio_only:
             self.audio_only = audio_only

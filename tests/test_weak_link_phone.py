@@ -147,11 +147,14 @@ async def test_a_phone_on_a_600_250_link_sees_the_judge_and_the_judge_is_untouch
     assert "downlink_audio_only" not in kinds
 
 
-async def test_a_phone_on_a_300_150_link_gets_audio_only_then_video_back_by_itself(
+async def test_a_phone_on_a_150_100_link_gets_audio_only_then_video_back_by_itself(
     shaped_links: LinkFactory, shaped_api: ServeOn, namespace_chromium: NamespaceChromium,
     judge_browser: JudgeBrowser, media: FakeMedia,
 ) -> None:
-    link = shaped_links(down_kbps=300, up_kbps=150)
+    # 150 kbit/s cannot carry the judge's smallest layer (160x90, ~140 kbit/s) beside the
+    # audio. (At 300/150 with one other party it can, and the phone rightly keeps a small
+    # video; the 4-party 300/150 scenario, where it cannot, is the benchmark's.)
+    link = shaped_links(down_kbps=150, up_kbps=100)
     api = await shaped_api(link)
     hearing = await _hearing(api, judge_browser, namespace_chromium, link, media)
     phone, judge, judge_id = hearing.phone, hearing.judge, hearing.judge_id

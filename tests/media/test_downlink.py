@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from media.downlink import HOLD_S, Downlink
+from media.downlink import AUDIO_ONLY_AFTER_S, HOLD_S, Downlink
 from media.metrics import StreamCounters
 from media.plane import TileView
 from media.published_stream import SIMULCAST_RIDS, PublishedStream
@@ -61,6 +61,16 @@ def microphone(name: str, clock: _Clock, rate: int = 50_000) -> _Subscription:
     return sub
 
 
+def refresh(clock: _Clock, *subscriptions: list[_Subscription]) -> None:
+    """The publishers go on sending as the clock moves."""
+    for group in subscriptions:
+        for subscription in group:
+            for layer in subscription.stream.layers:
+                if layer.last_arrival is not None:
+                    layer.last_arrival = clock.now
+                    layer._bucket_start = clock.now
+
+
 class _Page:
     """The downlink of one subscriber, with what it told the page."""
 
@@ -107,6 +117,12 @@ def test_when_not_even_the_speakers_lowest_layer_fits_the_page_gets_audio_only()
     c = page.clock
     audio = [microphone("judge", c)]
     video = [publisher("judge", c), publisher("lawyer", c)]
+    # A dip is not yet audio only: the speaker keeps its lowest layer for a while...
+    assert page.allocate(audio, video, "judge") == [0, None]
+    assert page.video_states == [] and not page.downlink.audio_only
+    # ...and if nothing fits for AUDIO_ONLY_AFTER_S, the page gets audio only.
+    c.now += AUDIO_ONLY_AFTER_S
+    refresh(c, audio, video)
     assert page.allocate(audio, video, "judge") == [None, None]
     assert page.video_states == [False] and page.downlink.audio_only
     # Back by itself once the estimate allows the speaker's lowest layer with a margin.
@@ -150,14 +166,26 @@ def test_a_falling_remb_below_the_video_sent_is_congestion_a_trailing_one_is_not
     link.remb(700_000)
     assert link.estimate == 2_000_000 and page.reallocations == 0
     link.remb(500_000)  # fell, below the video sent: the receiver's queue grows
-    assert link.estimate == 500_000 + 200_000 and page.reallocations == 1
-    # Then it comes back carefully: additively during the hold, faster after.
+    # Down to the REMB and the audio (700k), but at most halved at once.
+    assert link.estimate == 1_000_000 and page.reallocations == 1
+    link.remb(400_000)  # the next fall within a second: that back-off has not shown yet
+    assert link.estimate == 1_000_000
+    c.now += 1.1
+    link.remb(350_000)
+    assert link.estimate == 350_000 + 200_000 and page.reallocations == 2
+    # While the receiver's estimate stays low, the rate does not climb past it...
     c.now += 1
     link.update(2 * 1_000_000 // 8, 2 * 800_000 // 8, 0.0)
-    assert 700_000 < link.estimate <= 800_000
+    assert link.estimate == 550_000
+    # ...once it recovers, it comes back carefully: additively during the hold, faster after.
+    link.remb(900_000)
+    c.now += 1
+    link.update(3 * 1_000_000 // 8, 3 * 800_000 // 8, 0.0)
+    assert 550_000 < link.estimate <= 550_000 + 80_000
     c.now += HOLD_S
     before = link.estimate
-    link.update(3 * 1_000_000 // 8, 3 * 800_000 // 8, 0.0)
+    link.remb(1_200_000)
+    link.update(4 * 1_000_000 // 8, 4 * 800_000 // 8, 0.0)
     assert link.estimate > 1.2 * before
 
 
@@ -196,14 +224,16 @@ def test_a_page_on_audio_only_tries_video_again_after_a_hold_that_grows_with_fai
     video = [publisher("judge", c)]
     link.update(0, 0, None)
     page.allocate(audio, video, "judge")
+    c.now += AUDIO_ONLY_AFTER_S
+    refresh(c, audio, video)
+    page.allocate(audio, video, "judge")
     assert link.audio_only
     # The receiver keeps repeating its last estimate while no video flows: that is no cap.
     link.remb(70_000)
     grown = []
     for _ in range(12):
         c.now += 1
-        for layer in (*video[0].stream.layers, audio[0].stream.layers[0]):
-            layer.last_arrival = c.now  # the publishers go on sending
+        refresh(c, audio, video)
         link.remb(70_000)
         link.update(0, 0, None)
         grown.append(link.estimate)
