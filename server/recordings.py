@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,16 @@ from .config import Settings
 log = logging.getLogger(__name__)
 
 KEY_FILE = Path("keys") / "recording-ed25519.pem"
+# Composites are rendered one at a time, at this much lower CPU priority: a hearing that is
+# live on this node (forwarding, its recorder, its people's pages on the same machine in a
+# small court) comes before the record of one that has ended. Linux threads carry their
+# own niceness, and the codec threads a render opens inherit it.
+COMPOSITE_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError):  # a platform without per-thread priorities
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), COMPOSITE_NICENESS)
 
 
 class RecordingService:
@@ -45,6 +57,8 @@ class RecordingService:
         self.key = RecordingKey.load_or_create(settings.data_dir / KEY_FILE)
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._stop = threading.Event()
+        self._renderer = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="composite", initializer=_lower_priority)
         self._closed = False
 
     def folder(self, hearing_id: str) -> RecordingFolder:
@@ -139,8 +153,9 @@ class RecordingService:
                 )
 
         try:
-            result = await asyncio.to_thread(
-                render_composite, folder, captions, progress=progress, stop=self._stop
+            result = await loop.run_in_executor(
+                self._renderer,
+                lambda: render_composite(folder, captions, progress=progress, stop=self._stop),
             )
         except RenderCancelled:
             return  # still "processing": the next start renders it again
@@ -211,6 +226,7 @@ class RecordingService:
         for job in jobs:
             with contextlib.suppress(asyncio.CancelledError):
                 await job
+        self._renderer.shutdown(wait=False)
 
 
 RECORDINGS_KEY = web.AppKey("qashyq_recordings", RecordingService)

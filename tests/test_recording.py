@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import pytest
 
 from media.recording.manifest import verify
 from server.config import Settings
+from server.recordings import COMPOSITE_NICENESS
 from tests.fixtures.app_server import REPO, Api
 from tests.fixtures.hearing_pages import admitted_page, joined_page
 from tests.fixtures.polling import eventually, poll
@@ -98,6 +101,12 @@ async def test_three_party_hearing_is_recorded_composited_signed_and_verifiable(
 
     state = await wait_ready(api, hearing["id"])
     assert state["verification"]["ok"] is True, state["verification"]
+    # The composite was rendered at a lower CPU priority than the live hearings on this
+    # node (the renderer's thread stays, idle, for the next one).
+    renderers = [t.native_id for t in threading.enumerate() if t.name.startswith("composite")]
+    assert renderers, [t.name for t in threading.enumerate()]
+    assert all(os.getpriority(os.PRIO_PROCESS, tid or 0) - os.getpriority(os.PRIO_PROCESS, 0)
+               == COMPOSITE_NICENESS for tid in renderers)
     folder = settings.data_dir / "recordings" / hearing["id"]
     chain = _jsonl(folder / ".recorder" / "chain.jsonl")
     timeline = _jsonl(folder / "timeline.jsonl")
