@@ -20,10 +20,11 @@ phone, the judge's audio concealed on the phone, whether and when the phone page
 audio-only and whether its video came back by itself, server -> phone kbit/s (busiest 5 s,
 next to the shaped rate, at L2: headers and signaling included), what the shapers dropped,
 the time from admission to the phone's first remote frame, the phone's camera (its
-keyframes per minute after 12 s), and for the healthy pages: any audio-only, and how they
-receive each other and the phone (worst pair); and how long the hearing's recording took to
-be processed after it ended (the next scenario waits for that, so that each starts on a quiet
-machine). All samples go to ``OUT/weak_links_browser.json``.
+keyframes per minute after 12 s, on all layers and on the busiest one), and for the healthy
+pages: any audio-only, and how they receive each other and the phone (worst pair); and how
+long the hearing's recording took to be processed after it ended (the next scenario waits
+for that, so that each starts on a quiet machine). All samples go to
+``OUT/weak_links_browser.json``.
 """
 
 from __future__ import annotations
@@ -420,6 +421,8 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
         "down_shaper_drops": fig.counter_delta(link, "down_shaper_drops", 0, end),
         "down_loss_drops": fig.counter_delta(link, "down_loss_drops", 0, end),
         "phone_keyframes_per_min_steady": fig.keyframes_per_minute(phone, fig.EARLY_S, end),
+        "phone_keyframe_requests_per_min_steady": fig.keyframes_per_minute(
+            phone, fig.EARLY_S, end, busiest_layer=True),
         "phone_camera_steady": fig.outbound_video(phone, fig.EARLY_S, end),
         "machine_busy_pct": result.get("machine_busy_pct"),
         "server_cpu_pct": result.get("server_cpu_pct"),
@@ -521,7 +524,8 @@ def render(results: Sequence[dict[str, Any]]) -> str:
                        f"{s['up_shaped_kbps'] if s['up_shaped_kbps'] else 'unshaped'}",
             "drops": f"{fig.fmt_number(s['down_shaper_drops'])} / "
                      f"{fig.fmt_number(s['down_loss_drops'])}",
-            "keyframes": fig.fmt_number(s["phone_keyframes_per_min_steady"], 1),
+            "keyframes": f"{fig.fmt_number(s['phone_keyframes_per_min_steady'], 1)} / "
+                         f"{fig.fmt_number(s['phone_keyframe_requests_per_min_steady'], 1)}",
             "camera": camera,
             "healthy_ao": "; ".join(
                 f"{role} by the {a['by']} {a['at_s']:.0f}-"
@@ -550,7 +554,7 @@ def render(results: Sequence[dict[str, Any]]) -> str:
         ("down_mean", "server->phone kbit/s: mean after 12 s"),
         ("up_mean", "phone->server kbit/s: mean after 12 s / shaped"),
         ("drops", "downlink packets dropped: queue full / random loss"),
-        ("keyframes", "phone camera keyframes per minute after 12 s"),
+        ("keyframes", "phone camera keyframes/min after 12 s: all layers / busiest layer"),
         ("camera", "phone camera sends, after 12 s (rid:size fps kbit/s [limited by, % of time])"),
         ("healthy_ok", "before the phone: healthy pages saw each other"),
         ("healthy_ao", "healthy pages that went audio-only"),

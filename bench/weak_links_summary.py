@@ -165,15 +165,18 @@ def counter_delta(link: Sequence[dict[str, Any]], field: str, start: float,
     return int(rows[-1][field] - rows[0][field]) if len(rows) >= 2 else None
 
 
-def keyframes_per_minute(samples: Sequence[dict[str, Any]], start: float,
-                         end: float) -> float | None:
-    """Keyframes this page's camera encoded per minute (all simulcast layers) in [start, end]."""
+def keyframes_per_minute(samples: Sequence[dict[str, Any]], start: float, end: float, *,
+                         busiest_layer: bool = False) -> float | None:
+    """Keyframes this page's camera encoded per minute in [start, end]: on all simulcast
+    layers together, or on the layer with the most (libvpx keyframes every layer at once, so
+    that is how many times the camera was asked for one)."""
     inside = [s for s in samples if start <= s["t"] <= end]
     if len(inside) < 2 or inside[-1]["t"] <= inside[0]["t"]:
         return None
     first = _sum_by_ssrc(inside[0]["outbound_video"], "keyFramesEncoded")
     last = _sum_by_ssrc(inside[-1]["outbound_video"], "keyFramesEncoded")
-    count = sum(max(0.0, v - first.get(k, 0.0)) for k, v in last.items())
+    counts = [max(0.0, v - first.get(k, 0.0)) for k, v in last.items()]
+    count = max(counts, default=0.0) if busiest_layer else sum(counts)
     return count * 60 / float(inside[-1]["t"] - inside[0]["t"])
 
 

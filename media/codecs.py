@@ -11,6 +11,7 @@ from typing import Any
 
 from aiortc import RTCRtpCodecCapability
 
+from .h264_sps import h264_keyframe_size
 from .plane import VideoCodec
 from .transport_feedback import TRANSPORT_CC_URI
 
@@ -147,9 +148,12 @@ def _vp8_frame_offset(payload: bytes) -> int | None:
 
 
 def keyframe_size(mime_type: str, payload: bytes) -> tuple[int, int] | None:
-    """Width and height of the picture a keyframe's first packet starts (VP8 only; H.264
-    would need its SPS decoded), from the frame header (RFC 6386 section 9.1)."""
-    if mime_type.lower() != "video/vp8":
+    """Width and height of the picture a keyframe's first packet starts: from the VP8 frame
+    header (RFC 6386 section 9.1), or the H.264 sequence parameter set."""
+    codec = mime_type.lower()
+    if codec == "video/h264":
+        return h264_keyframe_size(payload)
+    if codec != "video/vp8":
         return None
     offset = _vp8_frame_offset(payload)
     if offset is None or len(payload) < offset + 10:

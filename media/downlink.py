@@ -5,9 +5,10 @@ the server stamps on every video packet (abs-send-time) and reports it in RTCP R
 its link starts to queue (the delay grows before anything is lost) the REMB falls below
 the video rate the server sends (REMB covers the packets that carry send times: video).
 That is the congestion signal: the estimate drops at once to the REMB plus the audio (or to
-85 % of all that is sent, if lower). Loss the subscriber reports counts too, but
-only on streams whose publisher lost nothing on the way in, so a damaged phone uplink never
-makes healthy downlinks look poor. Without a congestion signal, and while what is sent
+85 % of all that is sent, if lower). Loss the subscriber reports counts too (above 10 %, the
+estimate loses half the loss rate and is cut to what arrived), but only on streams whose
+publisher lost nothing on the way in, so a damaged phone uplink never makes healthy
+downlinks look poor. Without a congestion signal, and while what is sent
 uses most of the estimate, the estimate grows by ``GROWTH_PER_S`` a second; after a
 congestion it grows linearly for ``HOLD_S`` (AIMD, like Google Congestion Control's rate
 controller: fast to back off, careful to come back).
@@ -18,8 +19,9 @@ lowest layer that fits in priority order, then the speaker is raised as far as i
 wants, then the others one layer at a time. A stream that cannot fit is paused rather than
 sent at a rate the link cannot carry. When not even the speaker's lowest layer fits, the
 subscriber receives audio only (and says so, through ``on_video``); video comes back by
-itself when the estimate allows it again. Layers above what a subscriber's tile can show,
-or tiles it cannot see, are never sent (``set_view``).
+itself when the estimate allows it again (after ``AUDIO_ONLY_FOR_S`` at the soonest).
+Layers above what a subscriber's tile can show, or tiles it cannot see, are never sent
+(``set_view``).
 
 **Retransmissions** spend from a budget refilled at the headroom between the estimate and
 what is sent (at least ``RESEND_SHARE`` of the estimate), so repairs never push the link
@@ -46,9 +48,17 @@ ADDITIVE_BPS_PER_S = 80_000
 HOLD_S = 4.0
 MAX_HOLD_S = 8.0
 BACKOFF_EVERY_S = 1.0
+# At most halved at once on a receiver's estimate (it can dip on a busy machine, and a layer
+# dropped for it is a keyframe to come back); to a quarter on what arrived (packets counted
+# lost by the receiver are no estimate: a phone link flooded at the start is down to its
+# rate in two seconds instead of four).
 BACKOFF_FLOOR = 0.5
-# Audio only only when not even the speaker's lowest layer has fitted for this long.
+DELIVERED_FLOOR = 0.25
+# Audio only only when not even the speaker's lowest layer has fitted for this long, and then
+# for at least AUDIO_ONLY_FOR_S: a layer's cost at the edge of the estimate (its keyframes
+# come and go) must not turn the phone's video on and off every other second.
 AUDIO_ONLY_AFTER_S = 2.0
+AUDIO_ONLY_FOR_S = 6.0
 RETRY_WINDOW_S = 10.0
 CALM_S = 30.0
 # A REMB that fell by a tenth or more, to below the video sent: the subscriber's link is
@@ -108,6 +118,7 @@ class Downlink:
         self._congested_at = -HOLD_S
         self._hold_s = HOLD_S
         self._video_back_at = -RETRY_WINDOW_S
+        self._audio_only_at = -AUDIO_ONLY_FOR_S
         self._nothing_fits_since: float | None = None
         self._last_update = clock()
         self._sent_rate = 0.0
@@ -167,10 +178,10 @@ class Downlink:
     # ---- the estimate -------------------------------------------------------------------------
 
     def update(self, sent_bytes: int, video_payload_bytes: int,
-               worst_downlink_loss: float | None) -> None:
+               worst_downlink_loss: float | None, *, delivered: float | None = None) -> None:
         """Once a second: what was sent (all bytes on the wire; video RTP payload, as REMB
         counts it), and the loss the subscriber reports on streams that arrived whole at the
-        server."""
+        server: the worst stream's, and the share of all of them that arrived."""
         now = self._clock()
         if self._sent is not None and now > self._sent_at:
             seconds = now - self._sent_at
@@ -184,8 +195,15 @@ class Downlink:
         self._last_update = now
         if worst_downlink_loss is not None and worst_downlink_loss > HIGH_LOSS:
             # Google Congestion Control's loss-based rule, once a second: a share of the
-            # estimate goes, in proportion to the loss.
-            self._back_off(self.estimate * (1 - 0.5 * worst_downlink_loss), now)
+            # estimate goes, in proportion to the loss; and never more is left than what
+            # arrived (a phone link sent three times what it carries loses two thirds: the
+            # rule alone would take many seconds to come down, with audio lost meanwhile).
+            lowered = self.estimate * (1 - 0.5 * worst_downlink_loss)
+            floor = BACKOFF_FLOOR
+            if self._sent_rate and delivered is not None \
+                    and self._sent_rate * delivered < lowered:
+                lowered, floor = self._sent_rate * delivered, DELIVERED_FLOOR
+            self._back_off(lowered, now, floor)
             return
         if worst_downlink_loss is not None and worst_downlink_loss > LOW_LOSS:
             return  # some loss: hold
@@ -204,12 +222,10 @@ class Downlink:
             grown = min(grown, max(self.estimate, REMB_HEADROOM * self._remb + audio_rate))
         self.estimate = int(min(MAX_BPS, grown))
 
-    def _back_off(self, bitrate: float, now: float) -> None:
+    def _back_off(self, bitrate: float, now: float, floor: float = BACKOFF_FLOOR) -> None:
         if now - self._congested_at < BACKOFF_EVERY_S:
             return  # the last back-off has not had time to show yet
-        # At most halved at once: a receiver's estimate can dip on a busy machine, and a layer
-        # dropped for it is a keyframe to come back.
-        lowered = int(max(MIN_BPS, bitrate, BACKOFF_FLOOR * self.estimate))
+        lowered = int(max(MIN_BPS, bitrate, floor * self.estimate))
         if now - self._video_back_at < RETRY_WINDOW_S:
             self._hold_s = min(MAX_HOLD_S, 2 * self._hold_s)
         elif now - self._congested_at > CALM_S:
@@ -242,8 +258,11 @@ class Downlink:
             if layers and ceiling >= 0 and layers[0][1] * margin <= budget:
                 plan.layer, plan.cost = layers[0]
                 budget -= plan.cost
-        given = [plan for plan in plans if plan.layer is not None]
         sendable = [plan for plan in plans if plan.layers and plan.ceiling >= 0]
+        if self.audio_only and now - self._audio_only_at < AUDIO_ONLY_FOR_S:
+            for plan in plans:
+                plan.layer = None
+        given = [plan for plan in plans if plan.layer is not None]
         if sendable and not given and not self.audio_only:
             # Nothing fits: only if that lasts is the page cut to audio only; meanwhile the
             # first stream keeps its lowest layer (a dip is not worth a keyframe to recover).
@@ -277,7 +296,9 @@ class Downlink:
         audio_only = bool(sendable) and not given
         if audio_only != self.audio_only:
             self.audio_only = audio_only
-            if not audio_only:
+            if audio_only:
+                self._audio_only_at = now
+            else:
                 self._video_back_at = now
             self._on_video(not audio_only)
 

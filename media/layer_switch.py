@@ -118,6 +118,20 @@ class LayerSwitch:
         self.set_target(None)
         self.stream.unfollow(self._sink)
 
+    async def missed(self, packet: ForwardedPacket) -> None:
+        """``packet`` was not forwarded: if the consumer waits for a keyframe of its layer,
+        ask the publisher (at once if the consumer has no picture meanwhile)."""
+        if self.waiting_for_keyframe() == packet.layer:
+            await self.stream.request_keyframe(packet.layer, urgent=self._urgent())
+
+    def _urgent(self) -> bool:
+        # Only a move up while the current layer still plays can wait: the consumer keeps a
+        # picture, and a move down is for a link that cannot carry the layer it has.
+        current, target = self.current, self.target
+        if current is None or target is None or self._span is None or target < current:
+            return True
+        return not self.stream.layers[current].active(self._clock())
+
     def waiting_for_keyframe(self) -> int | None:
         """The layer a keyframe is wanted on (to start, resume or switch), if any."""
         if self.target is None or (self.current == self.target and self._span is not None):

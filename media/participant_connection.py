@@ -46,6 +46,8 @@ from .periodic_task import PeriodicTask
 from .plane import StreamMap, VideoCodec
 from .published_stream import SIMULCAST_RIDS, PublishedStream
 from .publisher_ingress import PublisherIngress
+from .rejected_mlines import accept_rejected, keep_rejected, rejected_mids
+from .stream_layer import PACKET_OVERHEAD_BYTES
 from .subscription import Subscription
 from .transport_feedback import FEEDBACK_INTERVAL_S, TransportFeedback
 
@@ -59,9 +61,6 @@ RECEIVER_REPORT_INTERVAL = 1.0
 # Layers come and go (a publisher's encoder drops one, a new subscriber starts): allocate
 # twice a second besides the estimate's own changes.
 ALLOCATE_EVERY_S = 0.5
-# Packet overhead on the wire beyond the RTP payload (IP, UDP, RTP header and extensions,
-# SRTP tag): what a shaped link counts.
-PACKET_OVERHEAD_BYTES = 50
 
 
 class OfferSink(Protocol):
@@ -153,6 +152,8 @@ class ParticipantConnection:
         self._closed = False
         self._description_lock = asyncio.Lock()
         self._receive_video = True
+        # Mids of m-lines the page rejected (a codec it lacks): kept rejected in later offers.
+        self._rejected: set[str] = set()
         self._next_report = 0.0
         self._next_allocation = 0.0
         self._feedback = TransportFeedback()
@@ -284,6 +285,7 @@ class ParticipantConnection:
                     str(self.pc.localDescription.sdp), publish_mids=self._publish_mids(),
                     camera_mids=self._camera_mids(), rids=SIMULCAST_RIDS,
                 )
+                sdp = keep_rejected(sdp, self._rejected)
             self._offered = True
             await self._send_offer(self.participant_id, sdp, self.stream_map())
         except BaseException:
@@ -328,16 +330,25 @@ class ParticipantConnection:
         """Apply the client's answer, then send the next offer if one is due."""
         if not self._offer_in_flight or self._closed:
             raise NoOfferPending(f"no offer in flight for participant {self.participant_id!r}")
-        self._check_answer(sdp)
+        # A page without one of the hearing's codecs (Firefox without OpenH264 in an H.264
+        # hearing) rejects those m-lines: it stays, with what it can send and receive.
+        answer = accept_rejected(sdp, str(self.pc.localDescription.sdp))
+        self._check_answer(answer)
         async with self._description_lock:
             if self._closed:
                 raise NoOfferPending(f"participant {self.participant_id!r} has left")
             try:
                 await self.pc.setRemoteDescription(
-                    RTCSessionDescription(sdp=sdp, type="answer")
+                    RTCSessionDescription(sdp=answer, type="answer")
                 )
             except Exception as exc:  # aiortc raises assorted errors on bad SDP
                 raise InvalidAnswer(f"answer rejected: {exc}") from exc
+        if answer is not sdp:
+            rejected = rejected_mids(sdp)
+            if rejected - self._rejected:
+                logger.info("participant %s rejected m-lines %s (a codec its browser lacks)",
+                            self.participant_id, sorted(rejected))
+            self._rejected |= rejected
         self._offer_in_flight = False
         if self._changed:
             await self.renegotiate()
@@ -388,17 +399,33 @@ class ParticipantConnection:
         sent = sum(c.bytes + c.packets * PACKET_OVERHEAD_BYTES
                    for (_, direction), c in self.counters.items() if direction == "out")
         video = self.counters[("video", "out")].bytes
-        self.downlink.update(sent, video, self.downlink_loss(now))
+        self.downlink.update(sent, video, self.downlink_loss(now),
+                             delivered=self._downlink_delivered(now))
 
     def downlink_loss(self, now: float) -> float | None:
         """The worst loss the participant's receiver reports on its own downlink: only
         streams that reached the server whole say that (a damaged publisher uplink shows the
         same holes to every subscriber)."""
-        losses = [
-            s.quality.fraction_lost for s, _ in self._subscriptions.values()
-            if s.forwarding and _arrives_whole(s.stream, now)
-        ]
+        losses = [loss for loss, _ in self._downlink_losses(now)]
         return max(losses) if losses else None
+
+    def _downlink_delivered(self, now: float) -> float | None:
+        # The share of what is forwarded that arrives (each stream's loss weighted by its
+        # rate): the worst stream's loss would say a queue that drops some packets of every
+        # stream lost as much of all of them.
+        losses = self._downlink_losses(now)
+        total = sum(rate for _, rate in losses)
+        if not total:
+            return None
+        return 1 - sum(loss * rate for loss, rate in losses) / total
+
+    def _downlink_losses(self, now: float) -> list[tuple[float, float]]:
+        # (loss the receiver reports, rate forwarded) of each stream that reached us whole.
+        return [
+            (s.quality.fraction_lost, float(s.stream.layers[s.switch.current].bitrate(now)))
+            for s, _ in self._subscriptions.values()
+            if s.forwarding and s.switch.current is not None and _arrives_whole(s.stream, now)
+        ]
 
     def _allocate(self) -> None:
         if self._closed:
@@ -413,6 +440,11 @@ class ParticipantConnection:
             return
         audio = [s for s in subscriptions if s.kind == "audio"]
         self.downlink.allocate(audio, video, self._speaker())
+
+    @property
+    def congestion_feedback_sent(self) -> int:
+        """Transport-wide congestion control feedback packets built for this publisher."""
+        return self._feedback.sent
 
     async def _send_transport_feedback(self) -> None:
         ingress = next(iter(self._ingress.values()), None)

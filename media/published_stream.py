@@ -25,6 +25,9 @@ from .stream_layer import StreamLayer
 # The rids a server offers a publisher's camera, lowest quality first (RFC 8853): a quarter,
 # half and the full resolution.
 SIMULCAST_RIDS = ("q", "h", "f")
+# Consumers moving up a layer wait for a keyframe at this pace (they are seeing the layer
+# below meanwhile), so those of one stream share a keyframe instead of asking for one each.
+UPGRADE_KEYFRAME_EVERY_S = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,7 @@ class PublishedStream:
         self._clock = clock
         self._segment = 0
         self._levels: LevelObserver | None = None
+        self._upgrade_requested_at = -UPGRADE_KEYFRAME_EVERY_S
         self.closed = False
 
     @property
@@ -175,13 +179,28 @@ class PublishedStream:
         self.counters.packets_lost = lost
         return sum(s.received for s in stats), lost
 
-    async def request_keyframe(self, layer: int) -> bool:
-        """Send a PLI for one layer, at most one per ``KEYFRAME_REQUEST_INTERVAL``."""
+    async def request_keyframe(self, layer: int, *, urgent: bool = True,
+                               repair: bool = False) -> bool:
+        """Send a PLI for one layer, at most one per ``KEYFRAME_REQUEST_INTERVAL``.
+
+        An ``urgent`` request is for a consumer that has no picture until the keyframe (it
+        starts, resumes, goes down a layer, or lost a frame). Others (a consumer moving up
+        while its layer still plays) are served at most one keyframe per
+        ``UPGRADE_KEYFRAME_EVERY_S`` of the layer: each costs a weak uplink several frames'
+        worth, on every layer at once with libvpx simulcast. A ``repair`` (a consumer lost a
+        frame) backs off while repairs keep coming (``StreamLayer.keyframe_request_due``).
+        """
         if not self._is_video or self.closed:
             return False
         target = self.layers[layer]
-        if not target.keyframe_request_due(self._clock()):
+        now = self._clock()
+        if not urgent and now - max(self._upgrade_requested_at, target.last_keyframe) \
+                < UPGRADE_KEYFRAME_EVERY_S:
             return False
+        if not target.keyframe_request_due(now, repair=repair):
+            return False
+        if not urgent:
+            self._upgrade_requested_at = now
         assert target.media_ssrc is not None
         self.counters.plis_sent += 1
         await self._upstream.send_pli(target.media_ssrc)

@@ -31,9 +31,12 @@ class PublisherIngress:
     """Server side of one publish m-line: raw RTP in, ``PublishedStream`` out, RTCP back.
 
     The receiver's ``ReceiverListener`` (``aiortc_seam.install_ingress``) and the stream's
-    ``Upstream``. A camera's simulcast layers arrive on SSRCs the answer does not name: each
-    new SSRC is placed by the rid its packets carry (RFC 8852; the repaired rid for RTX);
-    a publisher without simulcast sends on the stream's top layer.
+    ``Upstream``. Each new SSRC is placed on a layer by the rid its first packet carries
+    (RFC 8852; the repaired rid for RTX); an SSRC whose packets carry none is a publisher
+    without simulcast, on the stream's top layer. The SSRCs an answer names are not trusted
+    for the layer: Chromium names none of its simulcast layers, Firefox names all of them
+    (``a=ssrc`` and FID groups), and aiortc takes the first it lists, whichever layer that
+    is, for the stream's one SSRC.
     """
 
     def __init__(
@@ -52,20 +55,14 @@ class PublisherIngress:
         self.rtcp_ssrc = sender_ssrc(transceiver.sender)
         self._codecs: dict[int, CodecInfo] = {}
         self._rtx_apt: dict[int, int] = {}
-        # SSRC -> layer index, for media and for RTX SSRCs
+        # SSRC -> layer index, for media and for RTX SSRCs, from their first packet on
         self._layers: dict[int, int] = {}
         self._rtx_layers: dict[int, int] = {}
 
     def set_parameters(self, parameters: ReceiveParameters) -> None:
-        """The codecs and SSRCs the publisher's answer announced."""
+        """The codecs the publisher's answer announced (its SSRCs are placed by their
+        packets)."""
         self._codecs = dict(parameters.codecs)
-        top = self.stream.top_layer
-        # SSRCs named in the answer: a publisher without simulcast (a=ssrc, FID group).
-        for ssrc in parameters.media_ssrcs:
-            if ssrc:
-                self._layers[ssrc] = top
-        for rtx_ssrc in parameters.rtx_ssrcs:
-            self._rtx_layers[rtx_ssrc] = top
         self._rtx_apt = {
             c.rtx_payload_type: c.payload_type
             for c in parameters.codecs.values()
@@ -107,6 +104,7 @@ class PublisherIngress:
         await self.stream.receive(packet, layer)
 
     def _layer_named(self, packet: RtpPacket, element_id: int) -> int:
+        # A new SSRC (its first packet): the layer its rid names, else the top one.
         rid = extension_value(packet, element_id)
         rids = [layer.rid for layer in self.stream.layers]
         name = None if rid is None else rid.decode("ascii", "replace")

@@ -171,8 +171,7 @@ class Subscription:
             return
         out = self.switch.rewrite(packet)
         if out is None:
-            if self.switch.waiting_for_keyframe() == packet.layer:
-                await self.stream.request_keyframe(packet.layer)
+            await self.switch.missed(packet)
             return
         rtp = packet.rtp
         if packet.mime_type is not self._mime_type:
@@ -225,7 +224,7 @@ class Subscription:
             self._counters.plis_received += 1
             span = self.switch.span
             if span is not None:
-                await self.stream.request_keyframe(span.layer)
+                await self.stream.request_keyframe(span.layer, repair=True)
         elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
             try:
                 bitrate, _ = unpack_remb_fci(packet.fci)

@@ -33,6 +33,11 @@ class TransportFeedback:
         self._next_base: int | None = None
         self._count = 0
 
+    @property
+    def sent(self) -> int:
+        """How many feedback packets were built so far (the publisher numbers its packets)."""
+        return self._count
+
     def add(self, sequence_number: int, arrival_s: float) -> None:
         """Note a packet's arrival (any packet with the transport sequence number)."""
         unwrapped = self._unwrap(sequence_number)

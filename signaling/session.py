@@ -204,6 +204,7 @@ class ParticipantSession:
             hearing={
                 **hearing.summary_json(),
                 "max_video_kbps": hearing.max_video_kbps,
+                "video_codec": hearing.video_codec.value,
                 "state": room.state.value,
                 "on_record": room.on_record,
             },

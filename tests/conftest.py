@@ -4,5 +4,6 @@ pytest_plugins = [
     "tests.fixtures.redis_server",
     "tests.fixtures.app_server",
     "tests.fixtures.browser",
+    "tests.fixtures.firefox",
     "tests.fixtures.turn_server",
 ]

@@ -22,7 +22,7 @@ from bench.chromium_pages import DESKTOP, PHONE, FakeMedia, fake_media, launch
 from tests.fixtures.app_server import Api
 from tests.fixtures.browser import playing_remote_videos
 from tests.fixtures.hearing_pages import hearing_events
-from tests.fixtures.page_rtc import RTC_INIT_SCRIPT
+from tests.fixtures.page_rtc import RTC_INIT_SCRIPT, inbound_video
 from tests.fixtures.polling import poll
 
 if TYPE_CHECKING:
@@ -33,22 +33,6 @@ pytestmark = pytest.mark.browser
 
 CACHE = Path("/tmp/qashyq-test-media")
 
-# What a page receives from one participant: resolution and frames per second now.
-_INBOUND_VIDEO = """async (participantId) => {
-  const video = document.querySelector(`video[data-participant-id="${participantId}"]`);
-  const track = video?.srcObject?.getVideoTracks?.()[0];
-  const pc = (window.__qashyqPcs || []).at(-1);
-  if (!track || !pc) return null;
-  const stats = await pc.getStats();
-  let found = null;
-  stats.forEach((s) => {
-    if (s.type === "inbound-rtp" && s.kind === "video" && s.trackIdentifier === track.id) {
-      found = {width: s.frameWidth || 0, fps: s.framesPerSecond || 0,
-               decoded: s.framesDecoded || 0};
-    }
-  });
-  return found;
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +99,6 @@ async def _hearing(api: Api, judge_browser: JudgeBrowser,
     return _Hearing(hearing["id"], judge, judge_link["id"], phone, villager["id"])
 
 
-async def _inbound(page: Page, participant_id: str) -> dict[str, Any] | None:
-    result: dict[str, Any] | None = await page.evaluate(_INBOUND_VIDEO, participant_id)
-    return result
 
 
 async def test_a_phone_on_a_600_250_link_sees_the_judge_and_the_judge_is_untouched(
@@ -130,11 +111,11 @@ async def test_a_phone_on_a_600_250_link_sees_the_judge_and_the_judge_is_untouch
     phone, judge_id = hearing.phone, hearing.judge_id
     # The judge's video keeps moving on the phone (frames decoded go up, at a size that
     # shows a face: the 320x180 layer at least), well after the first seconds.
-    first = await _inbound(phone, judge_id)
+    first = await inbound_video(phone, judge_id)
     assert first is not None
 
     async def moving() -> dict[str, Any] | None:
-        now = await _inbound(phone, judge_id)
+        now = await inbound_video(phone, judge_id)
         return now if now and now["decoded"] > first["decoded"] + 60 else None
 
     seen = await poll(moving, 40, "60 more frames of the judge on the phone")
@@ -166,10 +147,10 @@ async def test_a_phone_on_a_150_100_link_gets_audio_only_then_video_back_by_itse
 
     link.set_rates(1500, 500)  # the village's link gets better
     await expect(body).to_have_attribute("data-downlink-audio-only", "0", timeout=45_000)
-    before = await _inbound(phone, judge_id)
+    before = await inbound_video(phone, judge_id)
 
     async def video_again() -> bool:
-        now = await _inbound(phone, judge_id)
+        now = await inbound_video(phone, judge_id)
         return bool(now and before is not None and now["decoded"] > before["decoded"] + 30)
 
     await poll(video_again, 30, "the judge's video moving again on the phone")

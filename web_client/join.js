@@ -14,7 +14,7 @@ import { HearingView } from "./hearing_view.js";
 import { renderHearingSummary } from "./hearing_summary.js";
 import { applyI18n, bindLanguageSelect, onLanguageChange, setLanguage, t } from "./i18n.js";
 import { takeToken } from "./join_link.js";
-import { MediaSession } from "./media_session.js";
+import { canUseVideoCodec, MediaSession } from "./media_session.js";
 import { levelMeter, PreJoin, unlockAudio } from "./prejoin.js";
 import { AudioOnlySwitch, LinkMonitor } from "./quality.js";
 import { RecordIndicator } from "./record_indicator.js";
@@ -221,7 +221,11 @@ class JoinPage {
         message: $("#media-message"),
         actions: $("#media-actions"),
       },
-      { canPublish: this.permissions.includes("publish"), onJoin: (mode) => this.join(mode) },
+      {
+        canPublish: this.permissions.includes("publish"),
+        videoUsable: canUseVideoCodec(this.welcome?.hearing?.video_codec),
+        onJoin: (mode) => this.join(mode),
+      },
     );
     this.prejoin.start();
     // A workstation's one click was its big join button: no second click on a kiosk.

@@ -32,6 +32,24 @@ export function layerBitrates(capKbps) {
   return [capKbps];
 }
 
+const VIDEO_MIME = { vp8: "video/vp8", h264: "video/h264" };
+
+/**
+ * Whether this browser can both send and show the hearing's video codec ("vp8", "h264").
+ * Firefox lists H.264 only once its OpenH264 plugin is installed (it fetches it from Cisco
+ * at run time); without it, it rejects every video m-line of an H.264 hearing. A browser
+ * that cannot tell (no getCapabilities) is assumed able: negotiation decides.
+ */
+export function canUseVideoCodec(codec) {
+  const mime = VIDEO_MIME[codec];
+  if (!mime) return true;
+  const has = (Kind) => {
+    const caps = Kind?.getCapabilities?.("video");
+    return !caps || caps.codecs.some((c) => c.mimeType.toLowerCase() === mime);
+  };
+  return has(window.RTCRtpSender) && has(window.RTCRtpReceiver);
+}
+
 export class MediaSession {
   /**
    * options: iceServers, canPublish, onAnswer(sdp), onRemoteChange(Map pid -> MediaStream),

@@ -58,10 +58,15 @@ export function levelMeter(track) {
 }
 
 export class PreJoin {
-  /** els: {preview, previewOff, meterBar, cameraSelect, micSelect, message, actions}. */
-  constructor(els, { canPublish, onJoin }) {
+  /**
+   * els: {preview, previewOff, meterBar, cameraSelect, micSelect, message, actions}.
+   * videoUsable: false when this browser cannot send or show the hearing's video codec
+   * (then the camera is not asked for, and the page says why).
+   */
+  constructor(els, { canPublish, onJoin, videoUsable = true }) {
     this.els = els;
     this.canPublish = canPublish;
+    this.videoUsable = videoUsable;
     this.onJoin = onJoin;
     this.stream = null;
     this.problem = null;
@@ -74,7 +79,7 @@ export class PreJoin {
 
   start() {
     if (!this.canPublish) {
-      this.problem = "observer";
+      this.problem = this.videoUsable ? "observer" : "videoCodecObserver";
       this.render();
       return Promise.resolve();
     }
@@ -106,11 +111,11 @@ export class PreJoin {
       this.problem = "missing";
     } else {
       let firstError = null;
-      for (const [constraints, problem] of [
-        [{ audio, video }, null],
-        [{ audio }, "noCamera"],
-        [{ video }, "noMic"],
-      ]) {
+      // Without the hearing's video codec there is no video to send: sound only, said why.
+      const attempts = this.videoUsable
+        ? [[{ audio, video }, null], [{ audio }, "noCamera"], [{ video }, "noMic"]]
+        : [[{ audio }, "videoCodec"]];
+      for (const [constraints, problem] of attempts) {
         try {
           this.stream = await navigator.mediaDevices.getUserMedia(constraints);
           this.problem = problem;
@@ -167,9 +172,11 @@ export class PreJoin {
     this.startMeter();
     message.hidden = !this.problem;
     message.textContent = this.problem ? t(PROBLEM_TEXT[this.problem]) : "";
+    const notice = this.problem === "observer" || this.problem === "videoCodecObserver";
     message.classList.toggle("warning", this.problem !== "observer");
     const buttons = [];
-    if (this.problem && this.problem !== "observer") {
+    // Trying again does not give a browser a codec: its notice needs no buttons.
+    if (this.problem && !notice && this.problem !== "videoCodec") {
       buttons.push(h("button", { type: "button", class: "btn btn-ghost",
         onclick: () => this.acquire() }, t("join.media.retry")));
       if (this.audioTrack()) {
@@ -233,4 +240,6 @@ const PROBLEM_TEXT = {
   missing: "join.media.missing",
   noCamera: "join.media.noCamera",
   noMic: "join.media.noMic",
+  videoCodec: "join.media.videoCodec",
+  videoCodecObserver: "join.media.videoCodecObserver",
 };

@@ -36,6 +36,7 @@ export class LinkMonitor {
     let inBytes = 0;
     let outBytes = 0;
     let rtt = null;
+    let reportedRtt = null; // from RTCP: what the server's receiver reports say
     stats.forEach((s) => {
       if (s.type === "inbound-rtp") {
         streams.set(s.id, { received: s.packetsReceived || 0, lost: Math.max(0, s.packetsLost || 0) });
@@ -51,10 +52,15 @@ export class LinkMonitor {
       } else if (s.type === "outbound-rtp") {
         outBytes += s.bytesSent || 0;
       } else if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded"
-        && typeof s.currentRoundTripTime === "number") {
+        && typeof s.currentRoundTripTime === "number" && s.currentRoundTripTime > 0) {
         rtt = s.currentRoundTripTime * 1000;
+      } else if (s.type === "remote-inbound-rtp" && typeof s.roundTripTime === "number") {
+        reportedRtt = Math.max(reportedRtt ?? 0, s.roundTripTime * 1000);
       }
     });
+    // Firefox's selected pair says 0 (it stops its ICE checks, so its round trips, once
+    // connected): the round trip the RTCP reports measure is the same link's.
+    rtt ??= reportedRtt;
     const now = performance.now();
     const prev = this.prev;
     this.prev = { pc, streams, audio, inBytes, outBytes, at: now };

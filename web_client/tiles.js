@@ -72,7 +72,7 @@ export class ParticipantTiles {
   destroy() {
     clearInterval(this.timer);
     this.grid.removeEventListener("click", this.onTap);
-    for (const tile of this.tiles.values()) detachVideo(tile);
+    for (const tile of this.tiles.values()) detachMedia(tile);
     this.tiles.clear();
     this.grid.replaceChildren();
   }
@@ -139,7 +139,7 @@ export class ParticipantTiles {
     }
     for (const [id, tile] of this.tiles) {
       if (!visible.has(id)) {
-        detachVideo(tile);
+        detachMedia(tile);
         tile.remove();
         this.tiles.delete(id);
       }
@@ -170,8 +170,8 @@ export class ParticipantTiles {
 
   /** A tap anywhere on the tiles starts any video the browser refused to autoplay. */
   playAll() {
-    for (const video of this.grid.querySelectorAll("video")) {
-      if (video.paused) video.play().catch(() => {});
+    for (const media of this.grid.querySelectorAll("video, audio")) {
+      if (media.paused) media.play().catch(() => {});
     }
     for (const tile of this.tiles.values()) tile.classList.remove("needs-tap");
   }
@@ -186,17 +186,22 @@ export class ParticipantTiles {
 function fillTile(tile, p, stream) {
   let video = tile.querySelector("video");
   if (stream && !video) {
-    video = h("video", { playsInline: true, autoplay: true, dataset: { participantId: p.id } });
+    // Muted: the sound plays from the tile's <audio> (see playSound).
+    video = h("video", {
+      playsInline: true, autoplay: true, muted: true, dataset: { participantId: p.id },
+    });
     video.setAttribute("playsinline", "");
+    video.setAttribute("muted", "");
     video.srcObject = stream;
     tile.prepend(video);
     video.play().catch(() => tile.classList.add("needs-tap"));
   } else if (!stream && video) {
-    detachVideo(tile);
+    detachMedia(tile);
   } else if (stream && video.srcObject !== stream) {
     video.srcObject = stream;
     video.play().catch(() => tile.classList.add("needs-tap"));
   }
+  playSound(tile, p, stream);
   const hasVideo = Boolean(stream?.getVideoTracks().length) && p.video !== false;
   if (video) video.classList.toggle("audio-only", !hasVideo);
   const avatar = tile.querySelector(".avatar");
@@ -210,11 +215,37 @@ function fillTile(tile, p, stream) {
   tile.classList.toggle("reconnecting", Boolean(p.reconnecting));
 }
 
-function detachVideo(tile) {
-  const video = tile.querySelector("video");
-  if (video) {
-    video.srcObject = null;
-    video.remove();
+/**
+ * A participant's sound plays from an <audio> of its own: a <video> does not start (and so
+ * plays no sound) until a first picture arrives, and some participants never send one (the
+ * camera refused, or a browser without the hearing's video codec, like Firefox without
+ * OpenH264 in an H.264 hearing). Audio and video stay in sync below the elements (one
+ * stream id per participant, docs/protocol.md).
+ */
+function playSound(tile, p, stream) {
+  const tracks = stream ? stream.getAudioTracks() : [];
+  let audio = tile.querySelector("audio");
+  if (!tracks.length) {
+    if (audio) {
+      audio.srcObject = null;
+      audio.remove();
+    }
+    return;
+  }
+  const playing = audio?.srcObject?.getAudioTracks() || [];
+  if (audio && playing.length === tracks.length && tracks.every((t) => playing.includes(t))) return;
+  if (!audio) {
+    audio = h("audio", { autoplay: true, dataset: { soundOf: p.id } });
+    tile.append(audio);
+  }
+  audio.srcObject = new MediaStream(tracks);
+  audio.play().catch(() => tile.classList.add("needs-tap"));
+}
+
+function detachMedia(tile) {
+  for (const media of tile.querySelectorAll("video, audio")) {
+    media.srcObject = null;
+    media.remove();
   }
 }
 

@@ -108,8 +108,7 @@ class TrackRecorder:
             self.choose_layer(now)
         out = self._switch.rewrite(packet)
         if out is None:
-            if self._switch.waiting_for_keyframe() == packet.layer:
-                await self.stream.request_keyframe(packet.layer)
+            await self._switch.missed(packet)
             return
         self.last_arrival = now
         rtp = packet.rtp
@@ -130,7 +129,7 @@ class TrackRecorder:
             self._overflowing = False
             self._events.track_resumed(self)
         if self._writer.want_keyframe and self._switch.current is not None:
-            await self.stream.request_keyframe(self._switch.current)
+            await self.stream.request_keyframe(self._switch.current, repair=True)
 
     async def deliver_sender_report(self, layer: int, ntp_timestamp: int,
                                     rtp_timestamp: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from media.downlink import AUDIO_ONLY_AFTER_S, HOLD_S, Downlink
+from media.downlink import AUDIO_ONLY_AFTER_S, AUDIO_ONLY_FOR_S, HOLD_S, Downlink
 from media.metrics import StreamCounters
 from media.plane import TileView
 from media.published_stream import SIMULCAST_RIDS, PublishedStream
@@ -125,7 +125,12 @@ def test_when_not_even_the_speakers_lowest_layer_fits_the_page_gets_audio_only()
     refresh(c, audio, video)
     assert page.allocate(audio, video, "judge") == [None, None]
     assert page.video_states == [False] and page.downlink.audio_only
-    # Back by itself once the estimate allows the speaker's lowest layer with a margin.
+    # Back by itself once the estimate allows the speaker's lowest layer with a margin, and
+    # not sooner than AUDIO_ONLY_FOR_S after it went (no video on and off every second).
+    page.downlink.estimate = 50_000 + 200_000
+    assert page.allocate(audio, video, "judge") == [None, None]
+    c.now += AUDIO_ONLY_FOR_S
+    refresh(c, audio, video)
     page.downlink.estimate = 50_000 + 150_000  # fits exactly: not yet (no flapping)
     assert page.allocate(audio, video, "judge") == [None, None]
     page.downlink.estimate = 50_000 + 200_000
@@ -195,11 +200,14 @@ def test_downlink_loss_lowers_the_estimate_and_some_loss_holds_it() -> None:
     c = page.clock
     link.update(0, 0, None)
     c.now += 1
-    link.update(900_000 // 8, 700_000 // 8, 0.20)
-    assert link.estimate == 900_000  # 20 % loss: 10 % of the estimate goes
+    link.update(900_000 // 8, 700_000 // 8, 0.40, delivered=0.75)
+    assert link.estimate == 675_000  # a quarter of 900 kbit/s lost: what arrived is left
     c.now += 1
     link.update(2 * 900_000 // 8, 2 * 700_000 // 8, 0.07)
-    assert link.estimate == 900_000  # some loss: no growth
+    assert link.estimate == 675_000  # some loss: no growth
+    c.now += 1
+    link.update(3 * 900_000 // 8, 3 * 700_000 // 8, 0.20, delivered=0.9)
+    assert link.estimate == 607_500  # 20 % loss: 10 % of the estimate goes (GCC's rule)
 
 
 def test_retransmissions_spend_from_the_headroom_only() -> None:
@@ -246,3 +254,20 @@ def test_a_page_on_audio_only_tries_video_again_after_a_hold_that_grows_with_fai
     before = link._hold_s
     link._back_off(100_000, c.now)
     assert link._hold_s == 2 * before
+
+
+def test_a_flooded_link_comes_down_to_what_arrives_in_two_steps() -> None:
+    # A phone on a 300 kbit/s link sent 1.5 Mbit/s at the start: four fifths are lost.
+    page = _Page(1_500_000)
+    link = page.downlink
+    c = page.clock
+    link.update(0, 0, None)
+    c.now += 1
+    link.update(1_500_000 // 8, 1_300_000 // 8, 0.85, delivered=0.2)
+    assert link.estimate == 375_000  # a quarter at once at most
+    c.now += 0.5
+    link.update(1_500_000 // 8 + 200_000 // 8, 1_300_000 // 8, 0.5, delivered=0.5)
+    assert link.estimate == 375_000  # one back-off a second
+    c.now += 0.5
+    link.update(1_500_000 // 8 + 400_000 // 8, 1_300_000 // 8, 0.3, delivered=0.75)
+    assert link.estimate < 375_000  # a second later: down again, still losing

@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import pytest
 from aiortc.rtp import RtpPacket
 
 from media.layer_switch import LayerSwitch
 from media.metrics import StreamCounters
 from media.published_stream import SIMULCAST_RIDS, ForwardedPacket, PublishedStream
+from media.stream_layer import FLAP_S, REPAIR_CALM_S, STEADY_S
 from media.vp8_numbering import read_numbering
 
 
@@ -134,3 +136,141 @@ def test_pausing_and_resuming_the_same_layer_keeps_its_clock() -> None:
     resumed = forward(switch, layer.frame(keyframe=True))
     assert resumed[0][0] == (first[-1][0] + 1) & 0xFFFF
     assert (resumed[0][1] - first[0][1]) & 0xFFFFFFFF == 31 * 3000
+
+
+class _Publisher:
+    """Counts the keyframe requests (PLIs) the server sends, per SSRC."""
+
+    def __init__(self) -> None:
+        self.plis: list[int] = []
+
+    async def send_pli(self, media_ssrc: int) -> None:
+        self.plis.append(media_ssrc)
+
+    async def send_nack(self, media_ssrc: int, lost: list[int]) -> None: ...
+
+
+class _Consumer:
+    """A subscriber as ``Subscription`` is one: forwards what its switch lets through."""
+
+    def __init__(self, stream: PublishedStream, clock: _Clock) -> None:
+        self.switch = LayerSwitch(stream, self, clock=clock)
+        self.layers: list[int] = []
+
+    async def deliver(self, packet: ForwardedPacket) -> None:
+        if self.switch.rewrite(packet) is None:
+            await self.switch.missed(packet)
+        else:
+            self.layers.append(packet.layer)
+
+    async def deliver_sender_report(self, layer: int, ntp: int, rtp: int) -> None: ...
+
+
+async def test_consumers_moving_up_share_a_keyframe_and_a_newcomer_asks_at_once() -> None:
+    clock = _Clock()
+    publisher = _Publisher()
+    stream = PublishedStream("phone", "video", counters=StreamCounters("phone", "video", "in"),
+                             upstream=publisher, rids=SIMULCAST_RIDS[:2], clock=clock)
+    stream.set_codec("video/VP8", 90000)
+    low, high = _Layer(0, seq=1, ts=0, picture_id=1), _Layer(1, seq=5000, ts=0, picture_id=1)
+
+    async def second(keyframe: bool = False) -> None:
+        # Fifteen frames of each layer over a second; libvpx keyframes every layer at once.
+        for i in range(15):
+            for layer in (low, high):
+                for packet in layer.frame(keyframe=keyframe and i == 0, packets=1):
+                    await stream.receive(packet.rtp, layer.index)
+            clock.now += 1 / 15
+
+    consumers = [_Consumer(stream, clock) for _ in range(3)]
+    for consumer in consumers:
+        consumer.switch.set_target(0)
+    await second()
+    assert publisher.plis == [1000]  # the newcomers' one request, shared
+    await second(keyframe=True)
+    assert all(c.layers and set(c.layers) == {0} for c in consumers)
+    publisher.plis.clear()
+
+    # The three move up to the top layer one after another while the low one plays on:
+    # they share one keyframe request, and see the low layer until its keyframe comes.
+    for consumer in consumers:
+        consumer.switch.set_target(1)
+        await second()
+    assert publisher.plis == []  # the top layer's last keyframe was just 3 s ago
+    await second()
+    await second()
+    assert publisher.plis == [1001]
+    assert all(c.layers[-1] == 0 for c in consumers)
+    await second(keyframe=True)
+    assert all(c.switch.current == 1 and c.layers[-1] == 1 for c in consumers)
+
+    # A newcomer has no picture at all: it asks at once (the keyframe just passed it by).
+    newcomer = _Consumer(stream, clock)
+    newcomer.switch.set_target(1)
+    await second()
+    assert publisher.plis == [1001, 1001]
+    await second(keyframe=True)
+    assert newcomer.layers and set(newcomer.layers) == {1}
+
+    # Going down (a link that cannot carry the top layer) does not wait either.
+    consumers[0].switch.set_target(0)
+    await second()
+    assert publisher.plis == [1001, 1001, 1000]
+
+
+def test_a_layer_that_keeps_going_off_must_stay_on_longer_before_anyone_moves_up() -> None:
+    clock = _Clock()
+    stream = PublishedStream("phone", "video", counters=StreamCounters("phone", "video", "in"),
+                             upstream=_Upstream(), rids=SIMULCAST_RIDS[:2], clock=clock)
+    top = stream.layers[1]
+    layer = _Layer(1, seq=1, ts=0, picture_id=1)
+
+    def on_for(seconds: float) -> float:
+        # Sends for ``seconds``; the first moment the layer counted as steady (or 0).
+        steady_at = 0.0
+        start = clock.now
+        while clock.now - start < seconds:
+            for packet in layer.frame(packets=1):
+                top.store(packet.rtp, None, clock.now)
+            if not steady_at and top.steady(clock.now):
+                steady_at = clock.now - start
+            clock.now += 0.1
+        return steady_at
+
+    assert on_for(10) == pytest.approx(STEADY_S, abs=0.15)
+    clock.now += 3  # the phone's encoder turned it off
+    assert on_for(15) == pytest.approx(2 * STEADY_S, abs=0.15)
+    clock.now += 3
+    assert on_for(25) == pytest.approx(4 * STEADY_S, abs=0.15)
+    clock.now += 3
+    assert 8 * STEADY_S > FLAP_S + 5
+    assert on_for(FLAP_S + 5) == 0  # not steady yet when it went off again
+    clock.now += 3
+    # It stayed on long enough: the next time it counts as steady as soon as at first.
+    assert on_for(10) == pytest.approx(STEADY_S, abs=0.15)
+
+
+async def test_repairs_that_keep_coming_back_off_and_a_newcomer_is_not_held() -> None:
+    # A phone's uplink loses the keyframes it sends: its subscribers' decoders keep asking.
+    clock = _Clock()
+    publisher = _Publisher()
+    stream = PublishedStream("phone", "video", counters=StreamCounters("phone", "video", "in"),
+                             upstream=publisher, rids=SIMULCAST_RIDS[:2], clock=clock)
+    stream.set_codec("video/VP8", 90000)
+    low = _Layer(0, seq=1, ts=0, picture_id=1)
+    asked_at = []
+    for _ in range(300):  # 30 s, a keyframe arriving 0.2 s after each request
+        answer = bool(asked_at) and round(clock.now - asked_at[-1], 1) == 0.2
+        for packet in low.frame(keyframe=answer, packets=1):
+            await stream.receive(packet.rtp, 0)
+        if await stream.request_keyframe(0, repair=True):
+            asked_at.append(clock.now)
+        clock.now = round(clock.now + 0.1, 1)
+    gaps = [round(b - a, 1) for a, b in itertools.pairwise(asked_at)]
+    assert gaps[:4] == [1.0, 2.0, 4.0, 8.0] and set(gaps[4:]) == {8.0}, gaps
+    # A newcomer (nothing to show yet) is not made to wait for the repairs' spacing...
+    clock.now = asked_at[-1] + 1.0
+    assert await stream.request_keyframe(0)
+    # ...and after REPAIR_CALM_S without a repair, repairs are answered at once again.
+    clock.now += REPAIR_CALM_S
+    assert await stream.request_keyframe(0, repair=True)

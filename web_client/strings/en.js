@@ -49,6 +49,8 @@ export default {
   "join.media.missing": "No camera or microphone was found.",
   "join.media.noCamera": "The camera is not available. You can take part with sound only.",
   "join.media.noMic": "The microphone is not available. Others will not hear you.",
+  "join.media.videoCodec": "This browser cannot send or show this hearing's video (H.264). You can take part with sound: you will hear everyone and be heard. For video, open the link in Chrome, Edge or Safari, or turn on the OpenH264 plugin in Firefox.",
+  "join.media.videoCodecObserver": "This browser cannot show this hearing's video (H.264): you will hear the hearing. For video, open the link in Chrome, Edge or Safari, or turn on the OpenH264 plugin in Firefox.",
   "join.media.retry": "Try again",
   "join.media.audioOnly": "Join with sound only",
   "join.media.receiveOnly": "Join without camera and microphone",
