@@ -166,12 +166,18 @@ class _Consumer:
     async def deliver_sender_report(self, layer: int, ntp: int, rtp: int) -> None: ...
 
 
-async def test_consumers_moving_up_share_a_keyframe_and_a_newcomer_asks_at_once() -> None:
-    clock = _Clock()
-    publisher = _Publisher()
+def _phone_camera(publisher: _Publisher, clock: _Clock) -> PublishedStream:
+    """A phone's VP8 camera in two simulcast layers."""
     stream = PublishedStream("phone", "video", counters=StreamCounters("phone", "video", "in"),
                              upstream=publisher, rids=SIMULCAST_RIDS[:2], clock=clock)
     stream.set_codec("video/VP8", 90000)
+    return stream
+
+
+async def test_consumers_moving_up_share_a_keyframe_and_a_newcomer_asks_at_once() -> None:
+    clock = _Clock()
+    publisher = _Publisher()
+    stream = _phone_camera(publisher, clock)
     low, high = _Layer(0, seq=1, ts=0, picture_id=1), _Layer(1, seq=5000, ts=0, picture_id=1)
 
     async def second(keyframe: bool = False) -> None:
@@ -254,9 +260,7 @@ async def test_repairs_that_keep_coming_back_off_and_a_newcomer_is_not_held() ->
     # A phone's uplink loses the keyframes it sends: its subscribers' decoders keep asking.
     clock = _Clock()
     publisher = _Publisher()
-    stream = PublishedStream("phone", "video", counters=StreamCounters("phone", "video", "in"),
-                             upstream=publisher, rids=SIMULCAST_RIDS[:2], clock=clock)
-    stream.set_codec("video/VP8", 90000)
+    stream = _phone_camera(publisher, clock)
     low = _Layer(0, seq=1, ts=0, picture_id=1)
     asked_at = []
     for _ in range(300):  # 30 s, a keyframe arriving 0.2 s after each request
