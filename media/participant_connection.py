@@ -38,6 +38,7 @@ from .aiortc_seam import (
 )
 from .codecs import add_opus_parameters, codec_preferences, offer_publishing
 from .downlink import Downlink
+from .downlink_reports import delivered_share, downlink_losses, worst_loss
 from .errors import InvalidAnswer, InvalidCandidate, NoOfferPending
 from .ice import IceServer
 from .metrics import Direction, StreamCounters
@@ -399,33 +400,13 @@ class ParticipantConnection:
         sent = sum(c.bytes + c.packets * PACKET_OVERHEAD_BYTES
                    for (_, direction), c in self.counters.items() if direction == "out")
         video = self.counters[("video", "out")].bytes
-        self.downlink.update(sent, video, self.downlink_loss(now),
-                             delivered=self._downlink_delivered(now))
+        losses = downlink_losses(self.subscriptions, now)
+        self.downlink.update(sent, video, worst_loss(losses), delivered=delivered_share(losses))
 
     def downlink_loss(self, now: float) -> float | None:
-        """The worst loss the participant's receiver reports on its own downlink: only
-        streams that reached the server whole say that (a damaged publisher uplink shows the
-        same holes to every subscriber)."""
-        losses = [loss for loss, _ in self._downlink_losses(now)]
-        return max(losses) if losses else None
-
-    def _downlink_delivered(self, now: float) -> float | None:
-        # The share of what is forwarded that arrives (each stream's loss weighted by its
-        # rate): the worst stream's loss would say a queue that drops some packets of every
-        # stream lost as much of all of them.
-        losses = self._downlink_losses(now)
-        total = sum(rate for _, rate in losses)
-        if not total:
-            return None
-        return 1 - sum(loss * rate for loss, rate in losses) / total
-
-    def _downlink_losses(self, now: float) -> list[tuple[float, float]]:
-        # (loss the receiver reports, rate forwarded) of each stream that reached us whole.
-        return [
-            (s.quality.fraction_lost, float(s.stream.layers[s.switch.current].bitrate(now)))
-            for s, _ in self._subscriptions.values()
-            if s.forwarding and s.switch.current is not None and _arrives_whole(s.stream, now)
-        ]
+        """The worst loss the participant's receiver reports on its own downlink, on streams
+        that reached the server whole (``downlink_reports``)."""
+        return worst_loss(downlink_losses(self.subscriptions, now))
 
     def _allocate(self) -> None:
         if self._closed:
@@ -500,10 +481,3 @@ class ParticipantConnection:
             stream.close()
         async with self._description_lock:
             await self.pc.close()
-
-
-def _arrives_whole(stream: PublishedStream, now: float) -> bool:
-    return all(
-        layer.statistics is None or layer.statistics.recent_fraction_lost(now) < 0.01
-        for layer in stream.layers
-    )

@@ -1,0 +1,50 @@
+"""What a subscriber's receiver reports say about its own downlink.
+
+A subscriber's RTCP receiver reports count loss per stream, but a stream that was already
+damaged on the way in (a phone's lossy uplink) shows the same holes to every subscriber:
+only streams that reached the server whole say anything about this subscriber's link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .published_stream import PublishedStream
+from .subscription import Subscription
+
+# A stream the server itself received with less loss than this counts as whole.
+WHOLE_BELOW = 0.01
+
+
+def downlink_losses(subscriptions: Iterable[Subscription],
+                    now: float) -> list[tuple[float, float]]:
+    """(loss the receiver reports, bit/s forwarded) of each stream it gets that reached the
+    server whole."""
+    return [
+        (s.quality.fraction_lost, float(s.stream.layers[s.switch.current].bitrate(now)))
+        for s in subscriptions
+        if s.forwarding and s.switch.current is not None and arrives_whole(s.stream, now)
+    ]
+
+
+def worst_loss(losses: list[tuple[float, float]]) -> float | None:
+    """The worst stream's loss (None: nothing to judge by)."""
+    return max((loss for loss, _ in losses), default=None)
+
+
+def delivered_share(losses: list[tuple[float, float]]) -> float | None:
+    """The share of what is forwarded that arrives, each stream's loss weighted by its rate:
+    the worst stream's loss would say a queue that drops some packets of every stream lost
+    as much of all of them."""
+    total = sum(rate for _, rate in losses)
+    if not total:
+        return None
+    return 1 - sum(loss * rate for loss, rate in losses) / total
+
+
+def arrives_whole(stream: PublishedStream, now: float) -> bool:
+    """Whether the server received every layer of ``stream`` (nearly) whole just now."""
+    return all(
+        layer.statistics is None or layer.statistics.recent_fraction_lost(now) < WHOLE_BELOW
+        for layer in stream.layers
+    )
