@@ -110,13 +110,14 @@ def _speech(cache: Path) -> Path:
                         "-c:a", "pcm_s16le"])
 
 
-def fake_media(cache: Path) -> FakeMedia:
-    """The camera and microphone files, made with ffmpeg on first use under ``cache``."""
+def fake_media(cache: Path, camera_size: str = "1280x720") -> FakeMedia:
+    """The camera (``camera_size``, WxH) and microphone files, made with ffmpeg on first use
+    under ``cache``."""
     if shutil.which("ffmpeg") is None:
         raise RuntimeError("ffmpeg is missing (Debian package ffmpeg)")
     cache.mkdir(parents=True, exist_ok=True)
-    camera = _make(cache / f"camera-1280x720-30-{CAMERA_SECONDS}s.y4m", [
-        *_FFMPEG, "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
+    camera = _make(cache / f"camera-{camera_size}-30-{CAMERA_SECONDS}s.y4m", [
+        *_FFMPEG, "-f", "lavfi", "-i", f"testsrc2=size={camera_size}:rate=30",
         "-t", str(CAMERA_SECONDS), "-pix_fmt", "yuv420p"])
     quiet = _make(cache / "voice-quiet.wav", [*_FFMPEG, "-f", "lavfi", "-i", _QUIET,
                                               "-ac", "1", "-c:a", "pcm_s16le"])

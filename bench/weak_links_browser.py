@@ -2,11 +2,12 @@
 
     .venv/bin/python -m bench.weak_links_browser [--seconds 60] [--quick] [--out DIR]
                                                  [--scenarios unshaped,600/250,...]
+                                                 [--camera 1280x720]
 
 A real ``qashyq serve`` listens on the host end of a ``ShapedLink``. The judge, the
 prosecutor and the lawyer are Chromium pages on this machine (a perfect link; desktop
-viewport), publishing a 1280x720 30 fps ``testsrc2`` camera; the judge speaks (a voiced,
-syllabic test sound), the others' microphones pick up a quiet room. The defendant is a
+viewport), publishing a 1280x720 (``--camera``) 30 fps ``testsrc2`` camera; the judge speaks
+(a voiced, syllabic test sound), the others' microphones pick up a quiet room. The defendant is a
 "village phone": a Chromium page (360x640, mobile) in the link's network namespace,
 publishing the same camera, its traffic shaped by the link (tbf both ways, 200 ms queue;
 optional random loss both ways). Each scenario is a fresh hearing: the healthy pages join and
@@ -35,6 +36,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -567,10 +569,11 @@ def render(results: Sequence[dict[str, Any]]) -> str:
     return fig.table(rows, headers)
 
 
-async def run(scenarios: Sequence[Scenario], seconds: float, out: Path) -> list[dict[str, Any]]:
+async def run(scenarios: Sequence[Scenario], seconds: float, out: Path,
+              camera_size: str = "1280x720") -> list[dict[str, Any]]:
     """Every scenario in turn on one server, one link and three browsers."""
     out.mkdir(parents=True, exist_ok=True)
-    media: FakeMedia = fake_media(out / "cache")
+    media: FakeMedia = fake_media(out / "cache", camera_size)
     results: list[dict[str, Any]] = []
     with ShapedLink() as link:
         server = BenchServer(link.host_ip, out / "qashyq.log")
@@ -620,7 +623,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--scenarios", default=None,
                         help=f"comma-separated, of: {', '.join(s.key for s in SCENARIOS)}")
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench-weak-browser"))
+    parser.add_argument("--camera", default="1280x720", metavar="WxH",
+                        help="every page's camera (default 1280x720: three layers; 640x360 "
+                             "gives two and leaves this machine's CPU some room)")
     args = parser.parse_args(argv)
+    if not re.fullmatch(r"\d{2,4}x\d{2,4}", args.camera):
+        parser.error(f"--camera wants WxH, e.g. 640x360, not {args.camera!r}")
     seconds = args.seconds or (20.0 if args.quick else 60.0)
     keys = (args.scenarios.split(",") if args.scenarios
             else QUICK if args.quick else [s.key for s in SCENARIOS])
@@ -637,8 +645,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                                 scenario.loss_pct, seconds / 2, scenario.lift_to)
         chosen.append(scenario)
     with exit_on_signals():
-        results = asyncio.run(run(chosen, seconds, args.out))
-    print(f"Village phone in a 4-party court hearing, {seconds:g} s per scenario "
+        results = asyncio.run(run(chosen, seconds, args.out, args.camera))
+    print(f"Village phone in a 4-party court hearing, {seconds:g} s per scenario, "
+          f"{args.camera} cameras "
           f"(medians of 1 s intervals; n/a: not measurable):")
     print(render(results))
     print(f"samples: {args.out / 'weak_links_browser.json'}")
