@@ -246,6 +246,7 @@ class Downlink:
         # Every publisher's audio, also what is held back while the page gets audio only: it
         # all flows again once video does (a page without room for it would flap).
         budget = float(self.estimate) - sum(s.stream.layers[0].bitrate(now) for s in audio)
+        held = self.audio_only and now - self._audio_only_at < AUDIO_ONLY_FOR_S
         plans: list[_Plan] = []
         for subscription in sorted(video, key=lambda s: _priority(s, speaker, self._views)):
             layers = _active_layers(subscription, now)
@@ -255,14 +256,11 @@ class Downlink:
             # Everyone's lowest layer first, in priority order; what does not fit is paused
             # (and a paused stream comes back only with a margin: no flapping at the edge).
             margin = UPGRADE_MARGIN if subscription.layer is None else 1.0
-            if layers and ceiling >= 0 and layers[0][1] * margin <= budget:
+            if not held and layers and ceiling >= 0 and layers[0][1] * margin <= budget:
                 plan.layer, plan.cost = layers[0]
                 budget -= plan.cost
-        sendable = [plan for plan in plans if plan.layers and plan.ceiling >= 0]
-        if self.audio_only and now - self._audio_only_at < AUDIO_ONLY_FOR_S:
-            for plan in plans:
-                plan.layer = None
         given = [plan for plan in plans if plan.layer is not None]
+        sendable = [plan for plan in plans if plan.layers and plan.ceiling >= 0]
         if sendable and not given and not self.audio_only:
             # Nothing fits: only if that lasts is the page cut to audio only; meanwhile the
             # first stream keeps its lowest layer (a dip is not worth a keyframe to recover).

@@ -413,7 +413,7 @@ class ParticipantConnection:
             return
         self._next_allocation = time.monotonic() + ALLOCATE_EVERY_S
         self.pacer.set_bitrate(self.downlink.estimate)
-        subscriptions = [s for s, _ in self._subscriptions.values()]
+        subscriptions = self.subscriptions
         video = [s for s in subscriptions if s.kind == "video"]
         if not self._receive_video:
             for subscription in video:

@@ -99,6 +99,18 @@ async def _hearing(api: Api, judge_browser: JudgeBrowser,
     return _Hearing(hearing["id"], judge, judge_link["id"], phone, villager["id"])
 
 
+async def _more_frames(page: Page, participant_id: str, count: int, timeout: float,
+                       what: str) -> dict[str, Any]:
+    """Wait until ``page`` decoded ``count`` more frames of ``participant_id``'s video."""
+    first = await inbound_video(page, participant_id)
+    assert first is not None, f"no video of {participant_id} on the page"
+
+    async def moving() -> dict[str, Any] | None:
+        now = await inbound_video(page, participant_id)
+        return now if now and now["decoded"] > first["decoded"] + count else None
+
+    result: dict[str, Any] = await poll(moving, timeout, what)
+    return result
 
 
 async def test_a_phone_on_a_600_250_link_sees_the_judge_and_the_judge_is_untouched(
@@ -111,14 +123,7 @@ async def test_a_phone_on_a_600_250_link_sees_the_judge_and_the_judge_is_untouch
     phone, judge_id = hearing.phone, hearing.judge_id
     # The judge's video keeps moving on the phone (frames decoded go up, at a size that
     # shows a face: the 320x180 layer at least), well after the first seconds.
-    first = await inbound_video(phone, judge_id)
-    assert first is not None
-
-    async def moving() -> dict[str, Any] | None:
-        now = await inbound_video(phone, judge_id)
-        return now if now and now["decoded"] > first["decoded"] + 60 else None
-
-    seen = await poll(moving, 40, "60 more frames of the judge on the phone")
+    seen = await _more_frames(phone, judge_id, 60, 40, "60 more frames of the judge on the phone")
     assert seen["width"] >= 320, seen
     # Neither page was switched to audio only; the judge sees the phone.
     for page in (phone, hearing.judge):
@@ -147,10 +152,4 @@ async def test_a_phone_on_a_150_100_link_gets_audio_only_then_video_back_by_itse
 
     link.set_rates(1500, 500)  # the village's link gets better
     await expect(body).to_have_attribute("data-downlink-audio-only", "0", timeout=45_000)
-    before = await inbound_video(phone, judge_id)
-
-    async def video_again() -> bool:
-        now = await inbound_video(phone, judge_id)
-        return bool(now and before is not None and now["decoded"] > before["decoded"] + 30)
-
-    await poll(video_again, 30, "the judge's video moving again on the phone")
+    await _more_frames(phone, judge_id, 30, 30, "the judge's video moving again on the phone")

@@ -226,10 +226,7 @@ function playSound(tile, p, stream) {
   const tracks = stream ? stream.getAudioTracks() : [];
   let audio = tile.querySelector("audio");
   if (!tracks.length) {
-    if (audio) {
-      audio.srcObject = null;
-      audio.remove();
-    }
+    if (audio) detach(audio);
     return;
   }
   const playing = audio?.srcObject?.getAudioTracks() || [];
@@ -243,10 +240,12 @@ function playSound(tile, p, stream) {
 }
 
 function detachMedia(tile) {
-  for (const media of tile.querySelectorAll("video, audio")) {
-    media.srcObject = null;
-    media.remove();
-  }
+  for (const media of tile.querySelectorAll("video, audio")) detach(media);
+}
+
+function detach(media) {
+  media.srcObject = null;
+  media.remove();
 }
 
 function initials(name) {
