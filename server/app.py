@@ -121,6 +121,7 @@ def create_app(settings: Settings) -> web.Application:
             rooms = HearingRooms(store, audit, links,
                                  media_factory=_media_factory(settings, recordings),
                                  reconnect_grace_s=settings.reconnect_grace_s)
+            await rooms.resume()
             app[STATE_KEY] = AppState(settings, store, audit, rooms, set())
             app[RECORDINGS_KEY] = recordings
             yield
@@ -131,7 +132,9 @@ def create_app(settings: Settings) -> web.Application:
 
     async def close_sockets(app: web.Application) -> None:
         for ws in list(app[STATE_KEY].sockets):
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+            # Pages reconnect by themselves and say why meanwhile; the seats are kept
+            # (``LiveHearing``), so a restart brings everyone back where they sat.
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server_restarting")
 
     app.cleanup_ctx.append(resources)
     app.on_shutdown.append(close_sockets)

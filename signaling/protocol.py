@@ -16,6 +16,7 @@ from typing import Any
 from media import RecorderFault, StreamMap
 
 from .errors import MessageTooLarge, ProtocolViolation, QashyqError
+from .model import Participant
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -273,6 +274,16 @@ def participation_alert_message(
         "since": None if since is None else since.isoformat(),
         "until": None if until is None else until.isoformat(),
         "resolved": until is not None,
+    }
+
+
+def page_replaced_message(participant: Participant) -> PageMessage:
+    """To hosts: the participant's link was opened on another page, which took the seat."""
+    return {
+        "type": "page_replaced",
+        "participant_id": participant.id,
+        "display_name": participant.display_name,
+        "role": participant.role.value,
     }
 
 

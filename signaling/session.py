@@ -33,7 +33,7 @@ from .protocol import (
     pong_message,
     welcome_message,
 )
-from .room_member import Seat
+from .room_member import PageClient, Seat
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,10 @@ class ParticipantSession:
         heartbeat_s: float = 20.0,
         hello_timeout_s: float = HELLO_TIMEOUT_S,
         ice_transport_policy: str = "all",
+        client: PageClient | None = None,
     ) -> None:
         self._conn = connection
+        self._client = client or PageClient()
         self._rooms = rooms
         # A callable gets the participant id: TURN credentials are issued per participant.
         self._ice_servers = ice_servers or []
@@ -92,6 +94,11 @@ class ParticipantSession:
         """The participant, once the handshake has passed."""
         assert self._participant is not None
         return self._participant
+
+    @property
+    def client(self) -> PageClient:
+        """Where the page connected from (``RoomMember``)."""
+        return self._client
 
     # ---- RoomMember ----------------------------------------------------------------------
 
@@ -140,7 +147,10 @@ class ParticipantSession:
         finally:
             if self._room is not None and self._participant is not None:
                 try:
-                    await self._room.leave(self, voluntary=self._left)
+                    # Shielded: a page that closes while its media is still being set up
+                    # cancels this task; the seat, the graces and the room's release must
+                    # still follow from its leaving.
+                    await asyncio.shield(self._room.leave(self, voluntary=self._left))
                 except Exception:  # leaving must not mask how the session ended
                     log.exception("leaving hearing %s failed", self._room.hearing.id)
             self._closing = True
@@ -161,7 +171,7 @@ class ParticipantSession:
         hello = await self._receive_hello()
         hearing, participant = await self._rooms.admit_link(hello.fields["token"])
         self._participant = participant
-        room = self._rooms.room_for(hearing)
+        room = await self._rooms.room_for(hearing)
         seat = await room.join(self)
         self._room = room
         self.send(self._welcome(room, participant, seat))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from .live_hearing import LiveHearing
 from .model import AuditEvent, Hearing, Participant
 from .station import Station
 
@@ -70,6 +71,15 @@ class HearingStore(Protocol):
 
     async def has_admin_token(self, token_hash: str) -> bool:
         """True if an admin token with this hash was issued."""
+
+    async def save_live_hearing(self, live: LiveHearing) -> None:
+        """Keep (create or replace) the live state of an open hearing."""
+
+    async def list_live_hearings(self) -> list[LiveHearing]:
+        """Every kept live state: the hearings a restarted server resumes."""
+
+    async def delete_live_hearing(self, hearing_id: str) -> None:
+        """Forget a hearing's live state (it ended); absent is fine."""
 
     async def secret(self, name: str, factory_bytes: int = 32) -> bytes:
         """The named server secret, created at random on first use and kept for ever."""

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .errors import Conflict, NotFound
+from .live_hearing import LiveHearing
 from .model import AuditEvent, Hearing, Participant
 from .station import Station
 
@@ -32,10 +33,11 @@ _T = TypeVar("_T")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+# 3: the live_hearings table (a restart resumes the hearings in progress).
 # 2: the stations table. Every statement below is CREATE ... IF NOT EXISTS, so opening a
 # version 1 file adds what is missing and keeps its data; participants stored by version 1
 # simply have no station_id.
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hearings (
@@ -64,6 +66,10 @@ CREATE TABLE IF NOT EXISTS admin_tokens (
 CREATE TABLE IF NOT EXISTS secrets (
     name TEXT PRIMARY KEY,
     value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS live_hearings (
+    hearing_id TEXT PRIMARY KEY,
+    json TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS stations (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -372,6 +378,34 @@ class EmbeddedStore:
             return row is not None
 
         return await self._run(work)
+
+    async def save_live_hearing(self, live: LiveHearing) -> None:
+        """Keep (create or replace) the live state of an open hearing."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO live_hearings (hearing_id, json) VALUES (?, ?)",
+                (live.hearing_id, _dumps(live.to_json())),
+            )
+
+        await self._run(work)
+
+    async def list_live_hearings(self) -> list[LiveHearing]:
+        """Every kept live state: the hearings a restarted server resumes."""
+
+        def work(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute("SELECT json FROM live_hearings ORDER BY hearing_id")
+            return [str(row[0]) for row in rows]
+
+        return [LiveHearing.from_json(json.loads(body)) for body in await self._run(work)]
+
+    async def delete_live_hearing(self, hearing_id: str) -> None:
+        """Forget a hearing's live state (it ended); absent is fine."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM live_hearings WHERE hearing_id = ?", (hearing_id,))
+
+        await self._run(work)
 
     async def secret(self, name: str, factory_bytes: int = 32) -> bytes:
         """The named server secret, created at random on first use and kept for ever."""

@@ -10,6 +10,7 @@ Keys (``P`` is the prefix, ``qashyq:`` by default)::
     P stations                      hash   station id -> station JSON
     P stations:order                list   station ids in the order added
     P admin_tokens                  hash   token hash -> creation time (ISO 8601)
+    P live_hearings                 hash   hearing id -> live state JSON (hearings in progress)
     P secret:<name>                 string the secret's bytes
 
 Writes that must check one key and change another run as Lua scripts, which Redis executes
@@ -28,6 +29,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from .errors import Conflict, NotFound
+from .live_hearing import LiveHearing
 from .model import AuditEvent, Hearing, Participant
 from .station import Station
 from .store_embedded import epoch_microseconds
@@ -277,6 +279,22 @@ class RedisStore:
     async def has_admin_token(self, token_hash: str) -> bool:
         """True if an admin token with this hash was issued."""
         return bool(await self._client().hexists(self._key("admin_tokens"), token_hash))
+
+    async def save_live_hearing(self, live: LiveHearing) -> None:
+        """Keep (create or replace) the live state of an open hearing."""
+        await self._client().hset(
+            self._key("live_hearings"), live.hearing_id, _dumps(live.to_json())
+        )
+
+    async def list_live_hearings(self) -> list[LiveHearing]:
+        """Every kept live state: the hearings a restarted server resumes."""
+        bodies: dict[bytes, bytes] = await self._client().hgetall(self._key("live_hearings"))
+        return sorted((LiveHearing.from_json(_loads(body)) for body in bodies.values()),
+                      key=lambda live: live.hearing_id)
+
+    async def delete_live_hearing(self, hearing_id: str) -> None:
+        """Forget a hearing's live state (it ended); absent is fine."""
+        await self._client().hdel(self._key("live_hearings"), hearing_id)
 
     async def secret(self, name: str, factory_bytes: int = 32) -> bytes:
         """The named server secret, created at random on first use and kept for ever."""

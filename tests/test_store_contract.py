@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from signaling.errors import Conflict, NotFound
+from signaling.live_hearing import LiveHearing
 from signaling.model import (
     AuditEvent,
     Hearing,
@@ -439,6 +440,37 @@ async def test_station_events_live_beside_hearing_events(store: HearingStore) ->
 
     assert [e.kind for e in await store.list_events(station.id)] == ["station_enrolled"]
     assert [e.kind for e in await store.list_events(hearing.id)] == ["station_join"]
+
+
+# Hearings in progress (what a restart resumes)
+
+
+async def test_live_hearing_is_kept_replaced_and_forgotten(
+    open_backend: StoreOpener,
+) -> None:
+    first = LiveHearing("h_a", BASE, frozenset({"p_judge", "p_party"}), frozenset({"p_judge"}),
+                        on_record=True, alive_at=BASE + timedelta(minutes=5))
+    other = LiveHearing("h_b", BASE, frozenset({"p_mediator"}), frozenset(), on_record=False,
+                        alive_at=BASE)
+    opened = await open_backend()
+    try:
+        await opened.save_live_hearing(first)
+        await opened.save_live_hearing(other)
+        later = dataclasses.replace(first, admitted=frozenset({"p_judge"}),
+                                    alive_at=BASE + timedelta(minutes=6))
+        await opened.save_live_hearing(later)
+    finally:
+        await opened.close()
+
+    # A new process (the restart) reads what the last one kept.
+    reopened = await open_backend()
+    try:
+        assert await reopened.list_live_hearings() == [later, other]
+        await reopened.delete_live_hearing("h_b")
+        await reopened.delete_live_hearing("h_never_kept")
+        assert await reopened.list_live_hearings() == [later]
+    finally:
+        await reopened.close()
 
 
 # Lifecycle
