@@ -22,7 +22,9 @@ from signaling.model import (
     new_id,
     utc_now,
 )
+from signaling.store import COURT_TIMELINE
 
+from .admin_tokens import admin_actor
 from .request_body import (
     check_fields,
     datetime_field,
@@ -61,7 +63,7 @@ async def _hearing_or_404(state: AppState, hearing_id: str) -> Hearing:
 @routes.get("/api/whoami")
 async def whoami(request: web.Request) -> web.Response:
     """Lets the clerk page check a token at sign-in."""
-    return web.json_response({"role": "admin"})
+    return web.json_response({"role": "admin", "name": admin_actor(request)})
 
 
 @routes.post("/api/hearings")
@@ -101,7 +103,7 @@ async def create_hearing(request: web.Request) -> web.Response:
         raise InvalidRequest("starts_at is more than three years ahead", code="too_far_ahead",
                              field="starts_at")
     await state.store.add_hearing(hearing)
-    await state.audit.record(hearing.id, "hearing_scheduled", "admin",
+    await state.audit.record(hearing.id, "hearing_scheduled", admin_actor(request),
                              case_number=hearing.case_number)
     return web.json_response(_hearing_json(state, hearing), status=201)
 
@@ -167,9 +169,9 @@ async def add_participant(request: web.Request) -> web.Response:
         station_id=station_id,
     )
     await state.store.add_participant(participant)
-    await state.audit.record(hearing.id, "participant_invited", "admin",
+    await state.audit.record(hearing.id, "participant_invited", admin_actor(request),
                              participant_id=participant.id, role=role.value)
-    await record_assignment(state, participant)
+    await record_assignment(state, participant, admin_actor(request))
     token = state.rooms.links.issue(hearing, participant, utc_now())
     # The token sits in the fragment: browsers send neither it nor a Referer with it.
     join_url = f"{_public_base(request, state)}/join#{token}"
@@ -198,7 +200,8 @@ async def revoke_participant(request: web.Request) -> web.Response:
     """Revoke a participant's link at once; a live page is closed."""
     state = app_state(request)
     hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
-    participant = await state.rooms.revoke(hearing.id, request.match_info["participant_id"])
+    participant = await state.rooms.revoke(hearing.id, request.match_info["participant_id"],
+                                           admin=admin_actor(request))
     return web.json_response(participant.public_json())
 
 
@@ -208,7 +211,7 @@ async def end_hearing(request: web.Request) -> web.Response:
     state = app_state(request)
     hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
     if hearing.ended_at is None:
-        hearing = await state.rooms.end(hearing.id)
+        hearing = await state.rooms.end(hearing.id, admin=admin_actor(request))
     return web.json_response(_hearing_json(state, hearing))
 
 
@@ -218,4 +221,12 @@ async def hearing_events(request: web.Request) -> web.Response:
     state = app_state(request)
     hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
     events = await state.store.list_events(hearing.id)
+    return web.json_response({"events": [e.to_json() for e in events]})
+
+
+@routes.get("/api/audit")
+async def court_events(request: web.Request) -> web.Response:
+    """The court-wide timeline: admin tokens created and revoked, legal holds, and what the
+    retention sweep deleted (which outlives the hearings it names)."""
+    events = await app_state(request).store.list_events(COURT_TIMELINE)
     return web.json_response({"events": [e.to_json() for e in events]})

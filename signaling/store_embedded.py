@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from .admin_token import AdminToken
 from .errors import Conflict, NotFound
 from .model import AuditEvent, Hearing, Participant
 from .station import Station
@@ -35,7 +36,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # 2: the stations table. Every statement below is CREATE ... IF NOT EXISTS, so opening a
 # version 1 file adds what is missing and keeps its data; participants stored by version 1
 # simply have no station_id.
-_SCHEMA_VERSION = 2
+# 3: admin_tokens.json (name, expiry, revocation); rows from before have none and are the
+# legacy token "admin" (see signaling.admin_token), added by ALTER TABLE on open.
+_SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hearings (
@@ -59,7 +62,8 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_hearing ON events (hearing_id, seq);
 CREATE TABLE IF NOT EXISTS admin_tokens (
     hash TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    json TEXT
 );
 CREATE TABLE IF NOT EXISTS secrets (
     name TEXT PRIMARY KEY,
@@ -84,6 +88,12 @@ def epoch_microseconds(value: datetime) -> int:
 
 def _dumps(body: object) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def _admin_token(token_hash: str, created_at: str, body: str | None) -> AdminToken:
+    if body is None:  # stored by schema version 2 or earlier
+        return AdminToken.legacy(token_hash, datetime.fromisoformat(created_at))
+    return AdminToken.from_json(json.loads(body))
 
 
 @contextmanager
@@ -114,6 +124,9 @@ def _connect(path: Path) -> sqlite3.Connection:
                 f"{path} has schema version {version}; this Qashyq knows {_SCHEMA_VERSION}"
             )
         conn.executescript(_SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(admin_tokens)")}
+        if "json" not in columns:
+            conn.execute("ALTER TABLE admin_tokens ADD COLUMN json TEXT")
         conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
     except BaseException:
         conn.close()
@@ -211,6 +224,25 @@ class EmbeddedStore:
 
         if await self._run(work) == 0:
             raise NotFound(f"no hearing {hearing.id}", hearing_id=hearing.id)
+
+    async def delete_hearing(self, hearing_id: str, record: AuditEvent) -> bool:
+        """Delete the hearing, its participants and its timeline, and append ``record`` in
+        the same transaction; False, and nothing appended, if there is no such hearing."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            with _transaction(conn):
+                cursor = conn.execute("DELETE FROM hearings WHERE id = ?", (hearing_id,))
+                if cursor.rowcount == 0:
+                    return False
+                conn.execute("DELETE FROM participants WHERE hearing_id = ?", (hearing_id,))
+                conn.execute("DELETE FROM events WHERE hearing_id = ?", (hearing_id,))
+                conn.execute(
+                    "INSERT INTO events (hearing_id, json) VALUES (?, ?)",
+                    (record.hearing_id, _dumps(record.to_json())),
+                )
+            return True
+
+        return await self._run(work)
 
     async def add_participant(self, participant: Participant) -> None:
         """Store a new participant; raise ``NotFound`` if the hearing is absent.
@@ -350,28 +382,52 @@ class EmbeddedStore:
 
         return [AuditEvent.from_json(json.loads(body)) for body in await self._run(work)]
 
-    async def add_admin_token(self, token_hash: str, created_at: datetime) -> None:
-        """Remember the hash of an admin token (never the token itself)."""
+    async def add_admin_token(self, token: AdminToken) -> None:
+        """Remember an admin token by its hash (never the token itself); re-adding a known
+        hash keeps the first."""
 
         def work(conn: sqlite3.Connection) -> None:
-            # Re-adding a known hash keeps the first creation time.
             conn.execute(
-                "INSERT OR IGNORE INTO admin_tokens (hash, created_at) VALUES (?, ?)",
-                (token_hash, created_at.isoformat()),
+                "INSERT OR IGNORE INTO admin_tokens (hash, created_at, json) VALUES (?, ?, ?)",
+                (token.token_hash, token.created_at.isoformat(), _dumps(token.to_json())),
             )
 
         await self._run(work)
 
-    async def has_admin_token(self, token_hash: str) -> bool:
-        """True if an admin token with this hash was issued."""
+    async def get_admin_token(self, token_hash: str) -> AdminToken | None:
+        """The admin token with this hash, or None."""
 
-        def work(conn: sqlite3.Connection) -> bool:
+        def work(conn: sqlite3.Connection) -> tuple[str, str, str | None] | None:
             row = conn.execute(
-                "SELECT 1 FROM admin_tokens WHERE hash = ?", (token_hash,)
+                "SELECT hash, created_at, json FROM admin_tokens WHERE hash = ?", (token_hash,)
             ).fetchone()
-            return row is not None
+            return None if row is None else (str(row[0]), str(row[1]), row[2])
 
-        return await self._run(work)
+        row = await self._run(work)
+        return None if row is None else _admin_token(*row)
+
+    async def list_admin_tokens(self) -> list[AdminToken]:
+        """Every admin token ever issued, revoked and expired ones included, oldest first."""
+
+        def work(conn: sqlite3.Connection) -> list[tuple[str, str, str | None]]:
+            rows = conn.execute("SELECT hash, created_at, json FROM admin_tokens")
+            return [(str(r[0]), str(r[1]), r[2]) for r in rows]
+
+        tokens = [_admin_token(*row) for row in await self._run(work)]
+        return sorted(tokens, key=lambda t: (t.created_at, t.name, t.token_hash))
+
+    async def save_admin_token(self, token: AdminToken) -> None:
+        """Replace a known admin token (e.g. when revoked); raise ``NotFound`` if absent."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "UPDATE admin_tokens SET json = ? WHERE hash = ?",
+                (_dumps(token.to_json()), token.token_hash),
+            )
+            return cursor.rowcount
+
+        if await self._run(work) == 0:
+            raise NotFound(f"no admin token named {token.name}")
 
     async def secret(self, name: str, factory_bytes: int = 32) -> bytes:
         """The named server secret, created at random on first use and kept for ever."""
