@@ -20,6 +20,7 @@ from . import verify_command
 from .admin_tokens import create_admin_token, default_token_name, revoke_admin_tokens
 from .app import create_app
 from .config import ConfigError, Settings
+from .private_data import DataDirNotPrivate, make_private
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -105,6 +106,11 @@ async def _list_admin_tokens(settings: Settings) -> int:
 
 
 def _serve(settings: Settings) -> int:
+    try:
+        make_private(settings)
+    except DataDirNotPrivate as error:
+        print(f"qashyq: {error}", file=sys.stderr)
+        return 1
     backend = f"Redis at {settings.redis_url}" if settings.redis_url else (
         f"embedded store in {settings.data_dir.resolve()}"
     )

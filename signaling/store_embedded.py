@@ -109,6 +109,26 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+def _private_database(data_dir: Path) -> Path:
+    """The database file, created 0600 in a 0700 folder whatever the umask: it holds the
+    link-signing secret, with which anyone who reads it could mint a judge's link."""
+    if not data_dir.is_dir():
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(data_dir, 0o700)
+    path = data_dir / DB_FILE_NAME
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    _private_files(path)
+    return path
+
+
+def _private_files(path: Path) -> None:
+    # SQLite gives its -wal and -shm files the database file's mode; set it again anyway,
+    # since files left by an older version may predate that.
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if name.exists():
+            os.chmod(name, 0o600)
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves instead of relying on the
     # module's implicit transactions, so every write is committed when the call returns.
@@ -128,6 +148,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         if "json" not in columns:
             conn.execute("ALTER TABLE admin_tokens ADD COLUMN json TEXT")
         conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        _private_files(path)
     except BaseException:
         conn.close()
         raise
@@ -150,10 +171,8 @@ class EmbeddedStore:
         try:
             loop = asyncio.get_running_loop()
             data_dir = Path(data_dir)
-            await loop.run_in_executor(
-                executor, lambda: data_dir.mkdir(parents=True, exist_ok=True)
-            )
-            conn = await loop.run_in_executor(executor, _connect, data_dir / DB_FILE_NAME)
+            path = await loop.run_in_executor(executor, _private_database, data_dir)
+            conn = await loop.run_in_executor(executor, _connect, path)
         except BaseException:
             executor.shutdown(wait=True)
             raise
