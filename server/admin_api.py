@@ -22,9 +22,11 @@ from signaling.model import (
     new_id,
     utc_now,
 )
+from signaling.retention import LegalHold
 from signaling.store import COURT_TIMELINE
 
 from .admin_tokens import admin_actor
+from .legal_hold_api import retention_json
 from .request_body import (
     check_fields,
     datetime_field,
@@ -105,11 +107,12 @@ async def create_hearing(request: web.Request) -> web.Response:
     await state.store.add_hearing(hearing)
     await state.audit.record(hearing.id, "hearing_scheduled", admin_actor(request),
                              case_number=hearing.case_number)
-    return web.json_response(_hearing_json(state, hearing), status=201)
+    return web.json_response(_hearing_json(state, hearing, None), status=201)
 
 
-def _hearing_json(state: AppState, hearing: Hearing) -> dict[str, Any]:
+def _hearing_json(state: AppState, hearing: Hearing, hold: LegalHold | None) -> dict[str, Any]:
     body = hearing.to_json()
+    body.update(retention_json(state, hearing, hold))
     body["state"] = state.rooms.state_of(hearing).value
     room = state.rooms.get(hearing.id)
     body["connected"] = len(room.connected_ids()) if room else 0
@@ -128,7 +131,9 @@ async def list_hearings(request: web.Request) -> web.Response:
     if start and end and end <= start:
         raise InvalidRequest("'to' must be after 'from'", code="invalid_range")
     hearings = await state.store.list_hearings(start, end)
-    return web.json_response({"hearings": [_hearing_json(state, h) for h in hearings]})
+    holds = {hold.hearing_id: hold for hold in await state.store.list_legal_holds()}
+    return web.json_response(
+        {"hearings": [_hearing_json(state, h, holds.get(h.id)) for h in hearings]})
 
 
 @routes.get("/api/hearings/{hearing_id}")
@@ -144,7 +149,7 @@ async def get_hearing(request: web.Request) -> web.Response:
         entry["connected"] = seat is not None
         entry["state"] = seat.value if seat else "offline"
         participants.append(entry)
-    body = _hearing_json(state, hearing)
+    body = _hearing_json(state, hearing, await state.store.get_legal_hold(hearing.id))
     body["participants"] = participants
     return web.json_response(body)
 
@@ -212,7 +217,8 @@ async def end_hearing(request: web.Request) -> web.Response:
     hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
     if hearing.ended_at is None:
         hearing = await state.rooms.end(hearing.id, admin=admin_actor(request))
-    return web.json_response(_hearing_json(state, hearing))
+    return web.json_response(
+        _hearing_json(state, hearing, await state.store.get_legal_hold(hearing.id)))
 
 
 @routes.get("/api/hearings/{hearing_id}/events")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp import WSCloseCode, web
@@ -22,10 +22,11 @@ from signaling.errors import (
 )
 from signaling.hearing_rooms import HearingRooms, MediaFactory, RoomMedia
 from signaling.links import LinkPolicy, LinkSigner
-from signaling.model import Hearing
+from signaling.model import Hearing, utc_now
+from signaling.retention import RetentionRule
 from signaling.store_opening import open_store
 
-from . import admin_api, recording_api, stations_api
+from . import admin_api, legal_hold_api, recording_api, stations_api
 from .admin_tokens import ADMIN_TOKEN_KEY, check_bearer
 from .auth_failures import AUTH_FAILURES_KEY, AuthFailures
 from .config import Settings
@@ -34,6 +35,7 @@ from .ice import sfu_ice_servers
 from .metrics import metrics_endpoint
 from .pages import SECURITY_HEADERS, add_page_routes
 from .recordings import RECORDINGS_KEY, RecordingService
+from .retention_sweep import RETENTION_KEY, RetentionSweep
 from .route_access import Access, access, required_access
 from .state import STATE_KEY, AppState
 from .ws_endpoint import signaling_socket
@@ -107,8 +109,12 @@ async def openapi_document(request: web.Request) -> web.Response:
     return web.json_response(json.loads(OPENAPI_PATH.read_text()))
 
 
-def create_app(settings: Settings) -> web.Application:
-    """The aiohttp application for these settings; resources open on startup."""
+def create_app(
+    settings: Settings, clock: Callable[[], datetime] = utc_now
+) -> web.Application:
+    """The aiohttp application for these settings; resources open on startup.
+
+    ``clock`` is the retention sweep's (a test moves it forward by months)."""
     app = web.Application(
         middlewares=[error_middleware, admin_auth_middleware],
         client_max_size=settings.max_body_bytes,
@@ -132,7 +138,15 @@ def create_app(settings: Settings) -> web.Application:
                                  reconnect_grace_s=settings.reconnect_grace_s)
             app[STATE_KEY] = AppState(settings, store, audit, rooms, set())
             app[RECORDINGS_KEY] = recordings
+            sweep = None
+            if settings.retention_days is not None:
+                sweep = RetentionSweep(RetentionRule(settings.retention_days), store, rooms,
+                                       recordings, clock)
+                app[RETENTION_KEY] = sweep
+                sweep.start()
             yield
+            if sweep is not None:
+                await sweep.close()
             await rooms.close()
             await recordings.close()
         finally:
@@ -151,6 +165,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_get("/healthz", _health)
     app.router.add_routes(admin_api.routes)
+    app.router.add_routes(legal_hold_api.routes)
     app.router.add_routes(stations_api.routes)
     app.router.add_routes(recording_api.routes)
     add_page_routes(app)

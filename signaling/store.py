@@ -12,6 +12,7 @@ from typing import Protocol
 
 from .admin_token import AdminToken
 from .model import AuditEvent, Hearing, Participant
+from .retention import LegalHold
 from .station import Station
 
 # The timeline of the court as a whole (admin tokens, what the retention sweep deleted):
@@ -45,7 +46,20 @@ class HearingStore(Protocol):
         """Delete the hearing, its participants and its timeline, and append ``record`` to
         its own (other) timeline in the same atomic step, so the entry saying what was
         deleted cannot be lost while the data is gone. False, and nothing appended, if there
-        is no such hearing."""
+        is no such hearing; ``Conflict``, and nothing deleted, if it is under a legal hold."""
+
+    async def place_legal_hold(self, hold: LegalHold) -> None:
+        """Keep the hearing whatever its retention (replacing an existing hold's reason);
+        raise ``NotFound`` if the hearing is absent."""
+
+    async def lift_legal_hold(self, hearing_id: str) -> bool:
+        """Lift the hearing's legal hold; False if it had none."""
+
+    async def get_legal_hold(self, hearing_id: str) -> LegalHold | None:
+        """The hearing's legal hold, or None."""
+
+    async def list_legal_holds(self) -> list[LegalHold]:
+        """Every legal hold in place."""
 
     async def add_participant(self, participant: Participant) -> None:
         """Store a new participant; raise ``NotFound`` if the hearing is absent."""

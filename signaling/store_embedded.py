@@ -25,6 +25,7 @@ from typing import TypeVar
 from .admin_token import AdminToken
 from .errors import Conflict, NotFound
 from .model import AuditEvent, Hearing, Participant
+from .retention import LegalHold
 from .station import Station
 
 DB_FILE_NAME = "qashyq.sqlite3"
@@ -37,7 +38,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # version 1 file adds what is missing and keeps its data; participants stored by version 1
 # simply have no station_id.
 # 3: admin_tokens.json (name, expiry, revocation); rows from before have none and are the
-# legacy token "admin" (see signaling.admin_token), added by ALTER TABLE on open.
+# legacy token "admin" (see signaling.admin_token), added by ALTER TABLE on open. The
+# legal_holds table.
 _SCHEMA_VERSION = 3
 
 _SCHEMA = """
@@ -68,6 +70,10 @@ CREATE TABLE IF NOT EXISTS admin_tokens (
 CREATE TABLE IF NOT EXISTS secrets (
     name TEXT PRIMARY KEY,
     value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS legal_holds (
+    hearing_id TEXT PRIMARY KEY,
+    json TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS stations (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -246,10 +252,17 @@ class EmbeddedStore:
 
     async def delete_hearing(self, hearing_id: str, record: AuditEvent) -> bool:
         """Delete the hearing, its participants and its timeline, and append ``record`` in
-        the same transaction; False, and nothing appended, if there is no such hearing."""
+        the same transaction; False, and nothing appended, if there is no such hearing;
+        ``Conflict`` if it is under a legal hold."""
 
         def work(conn: sqlite3.Connection) -> bool:
             with _transaction(conn):
+                held = conn.execute(
+                    "SELECT 1 FROM legal_holds WHERE hearing_id = ?", (hearing_id,)
+                ).fetchone()
+                if held is not None:
+                    raise Conflict(f"hearing {hearing_id} is under a legal hold",
+                                   hearing_id=hearing_id)
                 cursor = conn.execute("DELETE FROM hearings WHERE id = ?", (hearing_id,))
                 if cursor.rowcount == 0:
                     return False
@@ -262,6 +275,50 @@ class EmbeddedStore:
             return True
 
         return await self._run(work)
+
+    async def place_legal_hold(self, hold: LegalHold) -> None:
+        """Keep the hearing whatever its retention; raise ``NotFound`` if it is absent."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                if conn.execute("SELECT 1 FROM hearings WHERE id = ?",
+                                (hold.hearing_id,)).fetchone() is None:
+                    raise NotFound(f"no hearing {hold.hearing_id}", hearing_id=hold.hearing_id)
+                conn.execute(
+                    "INSERT OR REPLACE INTO legal_holds (hearing_id, json) VALUES (?, ?)",
+                    (hold.hearing_id, _dumps(hold.to_json())),
+                )
+
+        await self._run(work)
+
+    async def lift_legal_hold(self, hearing_id: str) -> bool:
+        """Lift the hearing's legal hold; False if it had none."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute("DELETE FROM legal_holds WHERE hearing_id = ?", (hearing_id,))
+            return cursor.rowcount > 0
+
+        return await self._run(work)
+
+    async def get_legal_hold(self, hearing_id: str) -> LegalHold | None:
+        """The hearing's legal hold, or None."""
+
+        def work(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT json FROM legal_holds WHERE hearing_id = ?", (hearing_id,)
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        body = await self._run(work)
+        return None if body is None else LegalHold.from_json(json.loads(body))
+
+    async def list_legal_holds(self) -> list[LegalHold]:
+        """Every legal hold in place."""
+
+        def work(conn: sqlite3.Connection) -> list[str]:
+            return [str(r[0]) for r in conn.execute("SELECT json FROM legal_holds")]
+
+        return [LegalHold.from_json(json.loads(body)) for body in await self._run(work)]
 
     async def add_participant(self, participant: Participant) -> None:
         """Store a new participant; raise ``NotFound`` if the hearing is absent.

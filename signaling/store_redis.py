@@ -9,6 +9,7 @@ Keys (``P`` is the prefix, ``qashyq:`` by default)::
     P hearing:<id>:events           list   event JSON in the order appended
     P stations                      hash   station id -> station JSON
     P stations:order                list   station ids in the order added
+    P legal_holds                   hash   hearing id -> legal hold JSON
     P admin_tokens                  hash   token hash -> admin token JSON (before names
                                            existed: the creation time, ISO 8601)
     P secret:<name>                 string the secret's bytes
@@ -31,6 +32,7 @@ from redis.asyncio import Redis
 from .admin_token import AdminToken
 from .errors import Conflict, NotFound
 from .model import AuditEvent, Hearing, Participant
+from .retention import LegalHold
 from .station import Station
 from .store_embedded import epoch_microseconds
 
@@ -77,12 +79,20 @@ return 0
 """
 
 # KEYS: hearings hash, start index, order list, participant hash, events list, the record's
-# events list. ARGV: hearing id, record JSON.
+# events list, legal holds hash. ARGV: hearing id, record JSON.
 _DELETE_HEARING = """
+if redis.call('HEXISTS', KEYS[7], ARGV[1]) == 1 then return 2 end
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 1 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 redis.call('RPUSH', KEYS[6], ARGV[2])
+return 0
+"""
+
+# KEYS: hearings hash, legal holds hash. ARGV: hearing id, hold JSON.
+_PLACE_HOLD = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 1 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 0
 """
 
@@ -118,6 +128,7 @@ class RedisStore:
         self._save_participant = client.register_script(_SAVE_PARTICIPANT)
         self._add_station = client.register_script(_ADD_STATION)
         self._delete_hearing = client.register_script(_DELETE_HEARING)
+        self._place_hold = client.register_script(_PLACE_HOLD)
         # Replacing needs only "exists, then set" on one hash: the participant script does it.
         self._save_station = self._save_participant
         self._save_admin_token = self._save_participant
@@ -186,7 +197,7 @@ class RedisStore:
         if not ids:
             return []
         bodies: list[bytes | None] = await client.hmget(self._hearings(), ids)
-        # add_hearing writes the hash and the index atomically and nothing deletes, so a
+        # add_hearing and delete_hearing change the hash and the index atomically, so a
         # missing body cannot happen; skipping keeps a hand-edited database readable.
         return [Hearing.from_json(_loads(body)) for body in bodies if body is not None]
 
@@ -202,15 +213,42 @@ class RedisStore:
 
     async def delete_hearing(self, hearing_id: str, record: AuditEvent) -> bool:
         """Delete the hearing, its participants and its timeline, and append ``record``, in
-        one script; False, and nothing appended, if there is no such hearing."""
+        one script; False, and nothing appended, if there is no such hearing; ``Conflict``
+        if it is under a legal hold."""
         self._client()
         reply = await self._delete_hearing(
             keys=[self._hearings(), self._by_start(), self._order(hearing_id),
                   self._participants(hearing_id), self._events(hearing_id),
-                  self._events(record.hearing_id)],
+                  self._events(record.hearing_id), self._key("legal_holds")],
             args=[hearing_id, _dumps(record.to_json())],
         )
+        if int(reply) == _EXISTS:
+            raise Conflict(f"hearing {hearing_id} is under a legal hold", hearing_id=hearing_id)
         return int(reply) == _OK
+
+    async def place_legal_hold(self, hold: LegalHold) -> None:
+        """Keep the hearing whatever its retention; raise ``NotFound`` if it is absent."""
+        self._client()
+        reply = await self._place_hold(
+            keys=[self._hearings(), self._key("legal_holds")],
+            args=[hold.hearing_id, _dumps(hold.to_json())],
+        )
+        if int(reply) == _ABSENT:
+            raise NotFound(f"no hearing {hold.hearing_id}", hearing_id=hold.hearing_id)
+
+    async def lift_legal_hold(self, hearing_id: str) -> bool:
+        """Lift the hearing's legal hold; False if it had none."""
+        return bool(await self._client().hdel(self._key("legal_holds"), hearing_id))
+
+    async def get_legal_hold(self, hearing_id: str) -> LegalHold | None:
+        """The hearing's legal hold, or None."""
+        raw = await self._client().hget(self._key("legal_holds"), hearing_id)
+        return None if raw is None else LegalHold.from_json(_loads(raw))
+
+    async def list_legal_holds(self) -> list[LegalHold]:
+        """Every legal hold in place."""
+        raw: dict[bytes, bytes] = await self._client().hgetall(self._key("legal_holds"))
+        return [LegalHold.from_json(_loads(body)) for body in raw.values()]
 
     async def add_participant(self, participant: Participant) -> None:
         """Store a new participant; raise ``NotFound`` if the hearing is absent.

@@ -21,6 +21,7 @@ from signaling.model import (
     VideoCodec,
     new_id,
 )
+from signaling.retention import LegalHold
 from signaling.station import Station
 from signaling.store import COURT_TIMELINE, HearingStore
 from signaling.store_embedded import EmbeddedStore
@@ -380,6 +381,31 @@ async def test_deleting_a_hearing_removes_its_data_and_keeps_the_record(
     # Deleting again finds nothing and records nothing.
     assert not await store.delete_hearing(doomed.id, record)
     assert await store.list_events(COURT_TIMELINE) == [record]
+
+
+async def test_a_hearing_under_legal_hold_is_never_deleted(store: HearingStore) -> None:
+    held, other = make_hearing(), make_hearing()
+    await store.add_hearing(held)
+    await store.add_hearing(other)
+    hold = LegalHold(held.id, BASE, "court-clerk", "appeal 2-77/2026")
+    await store.place_legal_hold(hold)
+    assert await store.get_legal_hold(held.id) == hold
+    assert await store.get_legal_hold(other.id) is None
+    assert await store.list_legal_holds() == [hold]
+    record = AuditEvent(COURT_TIMELINE, BASE, "hearing_deleted", "retention",
+                        {"hearing_id": held.id})
+
+    with pytest.raises(Conflict):
+        await store.delete_hearing(held.id, record)
+    assert await store.get_hearing(held.id) == held
+    assert await store.list_events(COURT_TIMELINE) == []
+
+    assert await store.lift_legal_hold(held.id)
+    assert not await store.lift_legal_hold(held.id)
+    assert await store.list_legal_holds() == []
+    assert await store.delete_hearing(held.id, record)
+    with pytest.raises(NotFound):
+        await store.place_legal_hold(hold)
 
 
 async def test_secret_is_created_once_and_stays(store: HearingStore) -> None:
