@@ -77,11 +77,11 @@ class RetentionSweep:
         """Delete every expired, unheld hearing now; the ids deleted."""
         now = self._clock()
         held = {hold.hearing_id for hold in await self._store.list_legal_holds()}
-        # A hearing ends after it starts, so only those that started before this can be due.
-        candidates = await self._store.list_hearings(
-            starts_before=now - timedelta(days=self.rule.days))
+        # Every hearing, not only those that started a period ago: one ended before its
+        # start (cancelled) expires counting from that end. Once a day, a court's hearings
+        # are few enough to read them all.
         deleted = []
-        for hearing in candidates:
+        for hearing in await self._store.list_hearings():
             if (hearing.id in held or not self.rule.expired(hearing, now)
                     or self._rooms.get(hearing.id) is not None):
                 continue
