@@ -35,6 +35,7 @@ from signaling.errors import Conflict, Forbidden, LinkInvalid, NotAuthenticated,
 from signaling.model import Role
 
 from .admin_tokens import TOKEN_PREFIX, check_bearer
+from .auth_failures import AUTH_FAILURES_KEY
 from .recordings import RECORDINGS_KEY, RecordingService
 from .route_access import Access, access
 from .state import app_state
@@ -117,7 +118,11 @@ async def _authorize(request: web.Request, hearing_id: str) -> str:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if token.startswith(TOKEN_PREFIX):
-        return (await check_bearer(state.store, header)).name
+        try:
+            return (await check_bearer(state.store, header)).name
+        except NotAuthenticated as error:
+            request.app[AUTH_FAILURES_KEY].note(error.code, request.remote)
+            raise
     if scheme.lower() != "bearer" or not token:
         raise NotAuthenticated("the token is malformed")
     claims = state.rooms.links.verify(token, _within_link_window(token))
