@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import hashlib
 import io
-import re
 import shutil
 import threading
 import zipfile
@@ -36,13 +35,14 @@ from signaling.errors import Conflict, Forbidden, LinkInvalid, NotAuthenticated,
 from signaling.model import Role
 
 from .admin_tokens import TOKEN_PREFIX, check_bearer
+from .auth_failures import AUTH_FAILURES_KEY
 from .recordings import RECORDINGS_KEY, RecordingService
+from .route_access import Access, access
 from .state import app_state
 
 routes = web.RouteTableDef()
 
 KEYS_PATH = "/api/keys"
-_DOWNLOAD = re.compile(r"^/api/hearings/[^/]+/recording(/[^/]*)?$")
 # The single files a browser may fetch (the composite plays with Range requests).
 SINGLE_FILES = {
     COMPOSITE: "video/mp4",
@@ -54,16 +54,12 @@ _DOWNLOADABLE = (RecordingState.READY, RecordingState.FAILED, RecordingState.INC
 ZIP_CHUNKS = 8
 
 
-def is_download_path(path: str) -> bool:
-    """Paths that check their own credentials (admin or the hearing's clerk)."""
-    return bool(_DOWNLOAD.match(path))
-
-
 def _service(request: web.Request) -> RecordingService:
     return request.app[RECORDINGS_KEY]
 
 
 @routes.get(KEYS_PATH)
+@access(Access.PUBLIC)
 async def public_keys(request: web.Request) -> web.Response:
     """The public key recordings are signed with (no token needed)."""
     key = _service(request).key
@@ -112,7 +108,7 @@ def _finished_folder(service: RecordingService, hearing_id: str) -> RecordingFol
 
 
 async def _authorize(request: web.Request, hearing_id: str) -> str:
-    """The downloader: ``admin`` or the clerk's participant id."""
+    """The downloader: the admin token's name or the clerk's participant id."""
     state = app_state(request)
     header = request.headers.get("Authorization")
     if not header:
@@ -122,8 +118,11 @@ async def _authorize(request: web.Request, hearing_id: str) -> str:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if token.startswith(TOKEN_PREFIX):
-        await check_bearer(state.store, header)
-        return "admin"
+        try:
+            return (await check_bearer(state.store, header)).name
+        except NotAuthenticated as error:
+            request.app[AUTH_FAILURES_KEY].note(error.code, request.remote)
+            raise
     if scheme.lower() != "bearer" or not token:
         raise NotAuthenticated("the token is malformed")
     claims = state.rooms.links.verify(token, _within_link_window(token))
@@ -163,6 +162,7 @@ def _sha256(path: Path) -> str | None:
 
 
 @routes.get("/api/hearings/{hearing_id}/recording/{name}")
+@access(Access.OWN_CHECK)  # admin or the hearing's clerk
 async def download_file(request: web.Request) -> web.StreamResponse:
     """One file of the record; the composite supports Range so it plays in a browser."""
     hearing_id, name = request.match_info["hearing_id"], request.match_info["name"]
@@ -182,6 +182,7 @@ async def download_file(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/api/hearings/{hearing_id}/recording")
+@access(Access.OWN_CHECK)  # admin or the hearing's clerk
 async def download_zip(request: web.Request) -> web.StreamResponse:
     """The whole record as a zip, streamed as it is written (never held in memory)."""
     hearing_id = request.match_info["hearing_id"]

@@ -364,9 +364,12 @@ class HearingRoom(HostModeration):
         """Raise unless the actor may run the hearing (None: the clerk through the API)."""
         self._require_host(actor)
 
-    async def end(self, actor: RoomMember | None) -> None:
-        """End the hearing for everyone; nobody can join it again."""
+    async def end(self, actor: RoomMember | None, admin: str = ADMIN_ACTOR) -> None:
+        """End the hearing for everyone; nobody can join it again (``admin``: the clerk's
+        token name when ``actor`` is None)."""
         actor_id = self._require_host(actor)
+        if actor is None:
+            actor_id = admin  # the clerk's admin token, by name
         async with self._lock:
             if self._state is HearingState.ENDED:
                 return

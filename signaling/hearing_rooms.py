@@ -21,7 +21,7 @@ import jwt
 
 from media import MediaPlane, MediaSignal, Recorder
 
-from .audit import AuditTrail
+from .audit import ADMIN_ACTOR, AuditTrail
 from .court_record import SERVER_ACTOR, CourtRecord
 from .errors import HearingEnded, LinkInvalid, LinkRevoked, NotFound, StationRevoked, TooEarly
 from .hearing_room import HearingRoom
@@ -233,8 +233,11 @@ class HearingRooms:
             return None
         return await self.store.get_hearing(hid) if isinstance(hid, str) else None
 
-    async def end(self, hearing_id: str, actor: RoomMember | None = None) -> Hearing:
-        """End a hearing (a host's page, or the clerk through the API when ``actor`` is None).
+    async def end(
+        self, hearing_id: str, actor: RoomMember | None = None, admin: str = ADMIN_ACTOR
+    ) -> Hearing:
+        """End a hearing (a host's page, or the clerk through the API when ``actor`` is None;
+        ``admin`` names that clerk's admin token in the timeline when no room is live).
 
         The room checks the actor's role and closes every page; the end is then stored so
         no link works again, on this node or after a restart.
@@ -250,24 +253,27 @@ class HearingRooms:
             hearing = hearing.ended(self._clock())
             await self.store.save_hearing(hearing)
         if room is not None:
-            await room.end(actor)
+            await room.end(actor, admin)
         else:
-            await self.audit.record(hearing_id, "hearing_ended", "admin")
+            await self.audit.record(hearing_id, "hearing_ended", admin)
         self._resting.pop(hearing_id, None)
         await self.store.delete_live_hearing(hearing_id)
         if room is not None and self._rooms.get(hearing_id) is room:
             del self._rooms[hearing_id]
         return hearing
 
-    async def revoke(self, hearing_id: str, participant_id: str) -> Participant:
-        """Revoke a participant's link and close their live page."""
+    async def revoke(
+        self, hearing_id: str, participant_id: str, admin: str = ADMIN_ACTOR
+    ) -> Participant:
+        """Revoke a participant's link and close their live page (``admin``: the audit
+        actor, the admin token's name)."""
         participant = await self.store.get_participant(hearing_id, participant_id)
         if participant is None:
             raise NotFound("no such participant in this hearing")
         if not participant.revoked:
             participant = dataclasses.replace(participant, revoked_at=self._clock())
             await self.store.save_participant(participant)
-            await self.audit.record(hearing_id, "link_revoked", "admin",
+            await self.audit.record(hearing_id, "link_revoked", admin,
                                     participant_id=participant_id)
         room = self._rooms.get(hearing_id)
         if room is not None:

@@ -10,7 +10,7 @@ import pytest
 from yarl import URL
 
 from server.config import Settings
-from tests.fixtures.app_server import Api
+from tests.fixtures.app_server import ADMIN_TOKEN_NAME, Api
 from tests.fixtures.hearing_pages import joined_page
 from tests.fixtures.polling import eventually
 from tests.test_recording import wait_ready
@@ -106,8 +106,8 @@ async def test_only_admins_and_the_hearings_clerks_download_and_every_download_i
     assert [(e["actor"], e["data"]["what"]) for e in downloads] == [
         (clerk["id"], "zip"),
         (clerk["id"], "composite.mp4"),
-        ("admin", "composite.mp4"),
-        ("admin", "composite.mp4"),
+        (ADMIN_TOKEN_NAME, "composite.mp4"),
+        (ADMIN_TOKEN_NAME, "composite.mp4"),
     ]
     assert all(e["data"]["manifest_sha256"] == manifest_sha for e in downloads)
     assert downloads[0]["at"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from signaling.admin_token import AdminToken
 from signaling.errors import Conflict, NotFound
 from signaling.live_hearing import LiveHearing
 from signaling.model import (
@@ -21,8 +22,9 @@ from signaling.model import (
     VideoCodec,
     new_id,
 )
+from signaling.retention import LegalHold
 from signaling.station import Station
-from signaling.store import HearingStore
+from signaling.store import COURT_TIMELINE, HearingStore
 from signaling.store_embedded import EmbeddedStore
 from signaling.store_redis import RedisStore
 
@@ -326,13 +328,85 @@ async def test_events_are_listed_in_the_order_appended_per_hearing(
 
 
 async def test_admin_tokens_are_remembered_by_hash(store: HearingStore) -> None:
-    assert not await store.has_admin_token("a" * 64)
+    assert await store.get_admin_token("a" * 64) is None
 
-    await store.add_admin_token("a" * 64, BASE)
-    await store.add_admin_token("a" * 64, BASE + timedelta(days=1))
+    first = AdminToken("a" * 64, "judge-office", BASE, expires_at=BASE + timedelta(days=30))
+    await store.add_admin_token(first)
+    await store.add_admin_token(AdminToken("a" * 64, "other", BASE + timedelta(days=1)))
 
-    assert await store.has_admin_token("a" * 64)
-    assert not await store.has_admin_token("b" * 64)
+    assert await store.get_admin_token("a" * 64) == first
+    assert await store.get_admin_token("b" * 64) is None
+
+
+async def test_admin_tokens_are_listed_oldest_first_and_revoked_in_place(
+    store: HearingStore,
+) -> None:
+    older = AdminToken("a" * 64, "clerk-1", BASE)
+    newer = AdminToken("b" * 64, "clerk-2", BASE + timedelta(hours=1))
+    await store.add_admin_token(newer)
+    await store.add_admin_token(older)
+    assert await store.list_admin_tokens() == [older, newer]
+
+    revoked = older.revoked_now(BASE + timedelta(days=2))
+    await store.save_admin_token(revoked)
+    assert await store.get_admin_token(older.token_hash) == revoked
+    assert revoked in await store.list_admin_tokens()
+    with pytest.raises(NotFound):
+        await store.save_admin_token(AdminToken("c" * 64, "nobody", BASE))
+
+
+# Deleting a hearing (retention)
+
+
+async def test_deleting_a_hearing_removes_its_data_and_keeps_the_record(
+    store: HearingStore,
+) -> None:
+    doomed, kept = make_hearing(), make_hearing()
+    for hearing in (doomed, kept):
+        await store.add_hearing(hearing)
+        await store.add_participant(make_participant(hearing.id))
+        await store.append_event(make_event(hearing.id, "hearing.opened", 0))
+    record = AuditEvent(COURT_TIMELINE, BASE, "hearing_deleted", "retention",
+                        {"hearing_id": doomed.id})
+
+    assert await store.delete_hearing(doomed.id, record)
+
+    assert await store.get_hearing(doomed.id) is None
+    assert doomed.id not in [h.id for h in await store.list_hearings()]
+    assert await store.list_participants(doomed.id) == []
+    assert await store.list_events(doomed.id) == []
+    assert await store.list_events(COURT_TIMELINE) == [record]
+    assert [h.id for h in await store.list_hearings()] == [kept.id]
+    assert len(await store.list_participants(kept.id)) == 1
+    assert len(await store.list_events(kept.id)) == 1
+    # Deleting again finds nothing and records nothing.
+    assert not await store.delete_hearing(doomed.id, record)
+    assert await store.list_events(COURT_TIMELINE) == [record]
+
+
+async def test_a_hearing_under_legal_hold_is_never_deleted(store: HearingStore) -> None:
+    held, other = make_hearing(), make_hearing()
+    await store.add_hearing(held)
+    await store.add_hearing(other)
+    hold = LegalHold(held.id, BASE, "court-clerk", "appeal 2-77/2026")
+    await store.place_legal_hold(hold)
+    assert await store.get_legal_hold(held.id) == hold
+    assert await store.get_legal_hold(other.id) is None
+    assert await store.list_legal_holds() == [hold]
+    record = AuditEvent(COURT_TIMELINE, BASE, "hearing_deleted", "retention",
+                        {"hearing_id": held.id})
+
+    with pytest.raises(Conflict):
+        await store.delete_hearing(held.id, record)
+    assert await store.get_hearing(held.id) == held
+    assert await store.list_events(COURT_TIMELINE) == []
+
+    assert await store.lift_legal_hold(held.id)
+    assert not await store.lift_legal_hold(held.id)
+    assert await store.list_legal_holds() == []
+    assert await store.delete_hearing(held.id, record)
+    with pytest.raises(NotFound):
+        await store.place_legal_hold(hold)
 
 
 async def test_secret_is_created_once_and_stays(store: HearingStore) -> None:

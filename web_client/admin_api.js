@@ -78,6 +78,14 @@ export class AdminApi {
     return this.request("POST", `/api/hearings/${encodeURIComponent(id)}/end`);
   }
 
+  placeLegalHold(id, reason) {
+    return this.request("PUT", `/api/hearings/${encodeURIComponent(id)}/legal-hold`, { reason });
+  }
+
+  liftLegalHold(id) {
+    return this.request("DELETE", `/api/hearings/${encodeURIComponent(id)}/legal-hold`);
+  }
+
   events(id) {
     return this.request("GET", `/api/hearings/${encodeURIComponent(id)}/events`).then(
       (d) => d.events || [],
