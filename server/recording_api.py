@@ -36,6 +36,7 @@ from signaling.model import Role
 
 from .admin_tokens import TOKEN_PREFIX, check_bearer
 from .auth_failures import AUTH_FAILURES_KEY
+from .bearer import bearer_credential
 from .recordings import RECORDINGS_KEY, RecordingService
 from .route_access import Access, access
 from .state import app_state
@@ -111,20 +112,15 @@ async def _authorize(request: web.Request, hearing_id: str) -> str:
     """The downloader: the admin token's name or the clerk's participant id."""
     state = app_state(request)
     header = request.headers.get("Authorization")
-    if not header:
-        raise NotAuthenticated(
-            "sign in: send 'Authorization: Bearer <admin token or clerk link token>'"
-        )
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
+    token = bearer_credential(
+        header, missing="sign in: send 'Authorization: Bearer <admin token or clerk link token>'"
+    )
     if token.startswith(TOKEN_PREFIX):
         try:
             return (await check_bearer(state.store, header)).name
         except NotAuthenticated as error:
             request.app[AUTH_FAILURES_KEY].note(error.code, request.remote)
             raise
-    if scheme.lower() != "bearer" or not token:
-        raise NotAuthenticated("the token is malformed")
     claims = state.rooms.links.verify(token, _within_link_window(token))
     participant = await state.store.get_participant(claims.hearing_id, claims.participant_id)
     if participant is None or participant.link_id != claims.link_id or participant.revoked:

@@ -39,6 +39,7 @@ from signaling.station import Station, station_id_of_code, station_id_of_credent
 from .admin_api import _public_base, _qr_svg
 from .admin_tokens import TOKEN_PREFIX as ADMIN_TOKEN_PREFIX
 from .admin_tokens import admin_actor
+from .bearer import bearer_credential
 from .request_body import check_fields, query_datetime, read_json_object, string_field
 from .route_access import Access, access
 from .state import AppState, app_state
@@ -63,13 +64,10 @@ async def authenticate_station(request: web.Request) -> None:
 
     Called by the server's auth middleware for routes marked ``Access.STATION``.
     """
-    header = request.headers.get("Authorization")
-    if not header:
-        raise NotAuthenticated("this workstation is not enrolled: send its station credential")
-    scheme, _, credential = header.partition(" ")
-    credential = credential.strip()
-    if scheme.lower() != "bearer":
-        raise NotAuthenticated("send 'Authorization: Bearer <station credential>'")
+    credential = bearer_credential(
+        request.headers.get("Authorization"),
+        missing="this workstation is not enrolled: send its station credential",
+    )
     if credential.startswith(ADMIN_TOKEN_PREFIX):
         raise WrongCredentialKind(
             "admin tokens are not accepted here; this endpoint needs a station credential"
