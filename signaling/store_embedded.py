@@ -320,6 +320,20 @@ class EmbeddedStore:
         if await self._run(work) == 0:
             raise NotFound(f"no station {station.id}", station_id=station.id)
 
+    async def replace_station(self, expected: Station, station: Station) -> bool:
+        """Replace the stored station by ``station`` only if it is still ``expected``."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            # One statement: the comparison and the write cannot interleave with another.
+            # Stations are stored as _dumps(to_json()), which a read and to_json() reproduce.
+            cursor = conn.execute(
+                "UPDATE stations SET json = ? WHERE id = ? AND json = ?",
+                (_dumps(station.to_json()), expected.id, _dumps(expected.to_json())),
+            )
+            return cursor.rowcount
+
+        return expected.id == station.id and await self._run(work) == 1
+
     async def append_event(self, event: AuditEvent) -> None:
         """Append to the hearing's audit timeline; events are never changed or removed."""
 

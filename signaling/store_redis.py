@@ -99,6 +99,13 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 0
 """
 
+# KEYS: stations hash. ARGV: station id, expected json, new json.
+_REPLACE_STATION = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 0
+"""
+
 
 def _dumps(body: object) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
@@ -135,6 +142,7 @@ class RedisStore:
         # Replacing needs only "exists, then set" on one hash: the participant script does it.
         self._save_station = self._save_participant
         self._save_admin_token = self._save_participant
+        self._replace_station = client.register_script(_REPLACE_STATION)
 
     @classmethod
     async def open(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisStore:
@@ -333,6 +341,18 @@ class RedisStore:
         )
         if int(reply) == _ABSENT:
             raise NotFound(f"no station {station.id}", station_id=station.id)
+
+    async def replace_station(self, expected: Station, station: Station) -> bool:
+        """Replace the stored station by ``station`` only if it is still ``expected``."""
+        self._client()
+        if expected.id != station.id:
+            return False
+        # Stations are stored as _dumps(to_json()), which a read and to_json() reproduce.
+        reply = await self._replace_station(
+            keys=[self._key("stations")],
+            args=[station.id, _dumps(expected.to_json()), _dumps(station.to_json())],
+        )
+        return int(reply) == _OK
 
     async def append_event(self, event: AuditEvent) -> None:
         """Append to the hearing's audit timeline; events are never changed or removed."""

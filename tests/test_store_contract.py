@@ -486,6 +486,30 @@ async def test_save_unknown_station_is_not_found(store: HearingStore) -> None:
     assert await store.list_stations() == []
 
 
+async def test_replacing_a_station_compares_and_sets(store: HearingStore) -> None:
+    station = make_station()
+    await store.add_station(station)
+    read = await store.get_station(station.id)
+    assert read is not None
+    enrolled = dataclasses.replace(read, credential_hash="c" * 64, enrolment_code_hash=None,
+                                   enrolment_expires_at=None,
+                                   enrolled_at=datetime(2025, 3, 1, 10, 0, tzinfo=ALMATY))
+    other = dataclasses.replace(read, credential_hash="d" * 64, enrolment_code_hash=None,
+                                enrolment_expires_at=None,
+                                enrolled_at=datetime(2025, 3, 1, 10, 0, tzinfo=ALMATY))
+
+    # What was read (and round-tripped through the store) is what is compared.
+    assert await store.replace_station(read, enrolled) is True
+    # A second writer that read the same version loses, and changes nothing.
+    assert await store.replace_station(read, other) is False
+    assert await store.get_station(station.id) == enrolled
+    # An absent station is never created by a replacement.
+    ghost = make_station()
+    assert await store.replace_station(ghost, ghost) is False
+    assert await store.get_station(ghost.id) is None
+    assert await store.list_stations() == [enrolled]
+
+
 async def test_participant_keeps_its_station(store: HearingStore) -> None:
     hearing = make_hearing()
     await store.add_hearing(hearing)
