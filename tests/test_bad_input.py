@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,14 +21,8 @@ HUGE_NUMBER = "9" * 5000
 LONE_SURROGATE = '"\\ud800"'  # a JSON string escape that is no Unicode character
 
 
-@pytest.fixture(autouse=True)
-def server_log_is_quiet(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Fail the test if the server logged an ERROR or a traceback while it ran."""
-    with caplog.at_level(logging.INFO):
-        yield
-    loud = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
-    assert not loud, [r.getMessage() for r in loud]
-    assert "Traceback" not in caplog.text
+# Requested first, so it is torn down last: the server's shutdown is checked too.
+pytestmark = pytest.mark.usefixtures("quiet_server_log")
 
 
 async def post_raw(api: Api, path: str, body: str, *, token: bool = True) -> tuple[int, Any]:
