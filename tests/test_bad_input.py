@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from server.state import STATE_KEY
-from tests.fixtures.app_server import Api, hearing_body
+from tests.fixtures.app_server import Api, LiveServer, hearing_body
+from tests.fixtures.polling import poll
 from tests.fixtures.signaling_client import SignalingClient
 
 HUGE_NUMBER = "9" * 5000
@@ -145,3 +146,36 @@ async def test_after_welcome_unusable_json_is_answered_and_the_session_goes_on(a
     await client.close()
     store = api.http.app[STATE_KEY].store  # type: ignore[union-attr]
     assert not [e for e in await store.list_events(hearing["id"]) if e.kind == "chat"]
+
+
+async def test_a_malformed_http_request_is_one_info_line_in_a_real_servers_log(
+    live_server: LiveServer,
+) -> None:
+    credential = live_server.admin_token.encode()
+    malformed = [
+        b"GET /api/hearings/\xc3\xa9 HTTP/1.1\r\n",  # a raw non-ASCII byte in the path
+        b"GET /api/hearings HTTP/1.1\r\nX-Padding: " + b"gzip, " * 2000 + b"\r\n",
+        b"GET /api/hearings HTTP/1.1\r\nAuthorization: Bearer " + credential + b"\x01\r\n",
+    ]
+    for head in malformed:
+        reader, writer = await asyncio.open_connection("127.0.0.1", live_server.port)
+        writer.write(head + b"Host: qashyq\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        await writer.wait_closed()
+        assert answer.split()[1] in (b"400", b"431"), answer[:200]
+
+    def refusals() -> list[str]:
+        return [line for line in live_server.log_text().splitlines()
+                if "malformed HTTP request" in line]
+
+    async def all_logged() -> bool:
+        return len(refusals()) == len(malformed)
+
+    await poll(all_logged, 10, "every refusal in the log")
+    log = live_server.log_text()
+    assert all(" INFO " in line for line in refusals()), refusals()
+    assert " ERROR " not in log and "Traceback" not in log, log[-3000:]
+    # The refused bytes (here: an admin token) never reach the log.
+    assert live_server.admin_token not in log
