@@ -85,10 +85,12 @@ async def test_a_start_at_the_end_of_the_calendar_is_refused(api: Api, starts_at
     assert (status, listed["hearings"]) == (200, [])
 
 
-@pytest.mark.parametrize("path", ["/api/station/hearings", "/api/hearings"])
-@pytest.mark.parametrize("credential", [b"qs_s_\xff.aaaaaaaaaaaaaaaaaaaaaaaa",
-                                        b"qs_s_abc.aaaaaaaaaaaaaaaaaa\xc3\xa9",
-                                        b"qa_\xff\xfe"])
+@pytest.mark.parametrize(
+    ("path", "credential"),
+    [("/api/station/hearings", b"qs_s_\xff.aaaaaaaaaaaaaaaaaaaaaaaa"),
+     ("/api/hearings", b"qa_\xff\xfe")],
+    ids=["station API", "admin API"],
+)
 async def test_a_bearer_credential_with_non_ascii_bytes_is_a_401(
     api: Api, path: str, credential: bytes
 ) -> None:
