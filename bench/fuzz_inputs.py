@@ -144,6 +144,8 @@ def body_request(rng: random.Random, target: Target) -> bytes:
         ("PUT", f"/api/hearings/{hid}/participants/{pid}/station", _bearer(target.admin_token),
          {"station_id": "null"}),
         ("POST", f"/api/station/hearings/{hid}/join", _bearer(target.station_credential), {}),
+        ("PUT", f"/api/hearings/{hid}/legal-hold", _bearer(target.admin_token),
+         {"reason": '"Appeal pending"'}),
     ]
     method, path, auth, valid = rng.choice(endpoints)
     headers = [b"Content-Type: application/json"] + ([auth] if auth else [])

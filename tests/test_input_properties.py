@@ -149,7 +149,7 @@ async def judge(api: Api) -> AsyncIterator[SignalingClient]:
 @example(body='{"code": "\\ud800"}', target="enrol")
 @example(body=SURROGATE_HEARING, target="hearings")
 @given(body=raw_bodies, target=st.sampled_from(["hearings", "participants", "stations",
-                                                "enrol", "station"]))
+                                                "enrol", "station", "legal hold"]))
 async def test_any_body_on_any_admin_endpoint_is_answered_below_500(
     api: Api, witness: dict[str, Any], body: str, target: str
 ) -> None:
@@ -161,6 +161,7 @@ async def test_any_body_on_any_admin_endpoint_is_answered_below_500(
         "enrol": ("POST", "/api/stations/enrol", False),
         "station": ("PUT", f"/api/hearings/{hearing_id}/participants/{witness['id']}/station",
                     True),
+        "legal hold": ("PUT", f"/api/hearings/{hearing_id}/legal-hold", True),
     }[target]
     before = await _stored(api)
     status, answer = await _post(api, method, path, body, token=token)
