@@ -322,17 +322,22 @@ class EmbeddedStore:
 
     async def replace_station(self, expected: Station, station: Station) -> bool:
         """Replace the stored station by ``station`` only if it is still ``expected``."""
+        if expected.id != station.id:
+            return False
 
-        def work(conn: sqlite3.Connection) -> int:
-            # One statement: the comparison and the write cannot interleave with another.
-            # Stations are stored as _dumps(to_json()), which a read and to_json() reproduce.
-            cursor = conn.execute(
-                "UPDATE stations SET json = ? WHERE id = ? AND json = ?",
-                (_dumps(station.to_json()), expected.id, _dumps(expected.to_json())),
-            )
-            return cursor.rowcount
+        def work(conn: sqlite3.Connection) -> bool:
+            with transaction(conn):
+                row = conn.execute(
+                    "SELECT json FROM stations WHERE id = ?", (expected.id,)
+                ).fetchone()
+                # Compared as stations, not as text: a row an older version wrote matches.
+                if row is None or Station.from_json(json.loads(row[0])) != expected:
+                    return False
+                conn.execute("UPDATE stations SET json = ? WHERE id = ?",
+                             (_dumps(station.to_json()), station.id))
+                return True
 
-        return expected.id == station.id and await self._run(work) == 1
+        return await self._run(work)
 
     async def append_event(self, event: AuditEvent) -> None:
         """Append to the hearing's audit timeline; events are never changed or removed."""

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from .admin_token import AdminToken
 from .errors import Conflict, NotFound
@@ -39,6 +40,8 @@ from .station import Station
 from .store_embedded import epoch_microseconds
 
 DEFAULT_PREFIX = "qashyq:"
+# Compare-and-set retries while other stations change at the same moment.
+REPLACE_ATTEMPTS = 20
 
 # Script replies: 0 done, 1 the thing to check is absent, 2 it already exists.
 _OK, _ABSENT, _EXISTS = 0, 1, 2
@@ -99,13 +102,6 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 0
 """
 
-# KEYS: stations hash. ARGV: station id, expected json, new json.
-_REPLACE_STATION = """
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 1 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 0
-"""
-
 
 def _dumps(body: object) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
@@ -142,7 +138,6 @@ class RedisStore:
         # Replacing needs only "exists, then set" on one hash: the participant script does it.
         self._save_station = self._save_participant
         self._save_admin_token = self._save_participant
-        self._replace_station = client.register_script(_REPLACE_STATION)
 
     @classmethod
     async def open(cls, url: str, prefix: str = DEFAULT_PREFIX) -> RedisStore:
@@ -344,15 +339,27 @@ class RedisStore:
 
     async def replace_station(self, expected: Station, station: Station) -> bool:
         """Replace the stored station by ``station`` only if it is still ``expected``."""
-        self._client()
+        client = self._client()
         if expected.id != station.id:
             return False
-        # Stations are stored as _dumps(to_json()), which a read and to_json() reproduce.
-        reply = await self._replace_station(
-            keys=[self._key("stations")],
-            args=[station.id, _dumps(expected.to_json()), _dumps(station.to_json())],
-        )
-        return int(reply) == _OK
+        key = self._key("stations")
+        # Optimistic: WATCH the hash, compare as stations (not as text: JSON an older
+        # version wrote still matches), write in MULTI. Any change to the hash meanwhile
+        # fails the EXEC; then compare again, as it may have been another station.
+        for _attempt in range(REPLACE_ATTEMPTS):
+            async with client.pipeline(transaction=True) as pipe:
+                await pipe.watch(key)
+                raw = await pipe.hget(key, expected.id)
+                if raw is None or Station.from_json(_loads(raw)) != expected:
+                    return False
+                pipe.multi()
+                pipe.hset(key, station.id, _dumps(station.to_json()))
+                try:
+                    await pipe.execute()
+                except WatchError:
+                    continue
+                return True
+        return False
 
     async def append_event(self, event: AuditEvent) -> None:
         """Append to the hearing's audit timeline; events are never changed or removed."""
