@@ -28,6 +28,8 @@ from signaling.model import utc_now
 from signaling.station import CREDENTIAL_PREFIX as STATION_CREDENTIAL_PREFIX
 from signaling.store import COURT_TIMELINE, HearingStore
 
+from .bearer import bearer_credential
+
 TOKEN_PREFIX = "qa_"
 # The actor of what the command line does to tokens (it has no token of its own).
 CLI_ACTOR = "command-line"
@@ -98,13 +100,12 @@ async def check_bearer(
 ) -> AdminToken:
     """The admin token the header carries; ``NotAuthenticated`` (or a subclass saying it
     expired or was revoked) unless it works."""
-    if not authorization:
-        raise NotAuthenticated("sign in: send 'Authorization: Bearer <admin token>'")
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
+    token = bearer_credential(
+        authorization, missing="sign in: send 'Authorization: Bearer <admin token>'"
+    )
     if token.startswith(STATION_CREDENTIAL_PREFIX):
         raise WrongCredentialKind("a station credential cannot be used on admin endpoints")
-    if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise NotAuthenticated("the admin token is malformed")
     stored = await store.get_admin_token(token_hash(token))
     if stored is None:

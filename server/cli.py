@@ -20,6 +20,7 @@ from . import verify_command
 from .admin_tokens import create_admin_token, default_token_name, revoke_admin_tokens
 from .app import create_app
 from .config import ConfigError, Settings
+from .http_log import HttpServerLog
 from .private_data import DataDirNotPrivate, make_private
 
 
@@ -126,7 +127,7 @@ def _serve(settings: Settings) -> int:
     app = create_app(settings)
     app.on_startup.append(announce)
     web.run_app(app, host=settings.host, port=settings.port, print=None,
-                access_log_format='%a "%r" %s %b %Tfs')
+                access_log_format='%a "%r" %s %b %Tfs', logger=HttpServerLog())
     return 0
 
 

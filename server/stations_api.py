@@ -39,6 +39,7 @@ from signaling.station import Station, station_id_of_code, station_id_of_credent
 from .admin_api import _public_base, _qr_svg
 from .admin_tokens import TOKEN_PREFIX as ADMIN_TOKEN_PREFIX
 from .admin_tokens import admin_actor
+from .bearer import bearer_credential
 from .request_body import check_fields, query_datetime, read_json_object, string_field
 from .route_access import Access, access
 from .state import AppState, app_state
@@ -63,13 +64,10 @@ async def authenticate_station(request: web.Request) -> None:
 
     Called by the server's auth middleware for routes marked ``Access.STATION``.
     """
-    header = request.headers.get("Authorization")
-    if not header:
-        raise NotAuthenticated("this workstation is not enrolled: send its station credential")
-    scheme, _, credential = header.partition(" ")
-    credential = credential.strip()
-    if scheme.lower() != "bearer":
-        raise NotAuthenticated("send 'Authorization: Bearer <station credential>'")
+    credential = bearer_credential(
+        request.headers.get("Authorization"),
+        missing="this workstation is not enrolled: send its station credential",
+    )
     if credential.startswith(ADMIN_TOKEN_PREFIX):
         raise WrongCredentialKind(
             "admin tokens are not accepted here; this endpoint needs a station credential"
@@ -123,7 +121,13 @@ async def enrol_station(request: web.Request) -> web.Response:
                                    reason="unknown")
     now = utc_now()
     enrolled, credential = station.enrolled(code, now)
-    await state.store.save_station(enrolled)
+    # Of concurrent exchanges of one code, only the first write wins: every other one read
+    # the code's station before it was used, and must not hand out a credential.
+    if not await state.store.replace_station(station, enrolled):
+        raise EnrolmentCodeInvalid(
+            "the enrolment code was already used or replaced; ask the clerk for a new link",
+            reason="used",
+        )
     await state.audit.record(station.id, "station_enrolled", "station",
                              user_agent=request.headers.get("User-Agent", "")[:200])
     return web.json_response(
@@ -175,8 +179,12 @@ async def new_enrolment_code(request: web.Request) -> web.Response:
     """A fresh one-time enrolment link (e.g. the workstation's browser was reset)."""
     state = app_state(request)
     station = await _station_or_404(state, request.match_info["station_id"])
-    station, code = station.with_new_enrolment_code(utc_now(), ENROLMENT_VALID_FOR)
-    await state.store.save_station(station)
+    renewed, code = station.with_new_enrolment_code(utc_now(), ENROLMENT_VALID_FOR)
+    # Not a blind save: it would undo an enrolment that happened since the read, and the
+    # workstation would hold a credential that no longer works.
+    if not await state.store.replace_station(station, renewed):
+        raise Conflict("the workstation changed meanwhile (enrolled or revoked); try again")
+    station = renewed
     await state.audit.record(station.id, "station_enrolment_issued", admin_actor(request))
     return web.json_response(await _with_qr(_enrolment_body(request, state, station, code)))
 

@@ -8,7 +8,6 @@ end of this module, so each has one shape, written next to the document that des
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from media import RecorderFault, StreamMap
 
 from .errors import MessageTooLarge, ProtocolViolation, QashyqError
+from .json_input import load_json
 from .model import Participant
 
 PROTOCOL_VERSION = 1
@@ -89,10 +89,7 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         raise MessageTooLarge(f"a message may be at most {MAX_MESSAGE_BYTES} bytes")
     if isinstance(text, bytes):
         raise ProtocolViolation("binary frames are not part of the protocol")
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise ProtocolViolation("the message is not valid JSON", code="bad_json") from exc
+    data = load_json(text, what="the message", error=ProtocolViolation)
     if not isinstance(data, dict):
         raise ProtocolViolation("a message must be a JSON object", code="bad_message")
     kind = data.get("type")

@@ -145,23 +145,24 @@ class ParticipantSession:
             log.exception("signaling session failed")
             self.terminate(InternalError("the server failed; please rejoin"))
         finally:
-            if self._room is not None and self._participant is not None:
-                try:
-                    # Shielded: a page that closes while its media is still being set up
-                    # cancels this task; the seat, the graces and the room's release must
-                    # still follow from its leaving.
-                    await asyncio.shield(self._room.leave(self, voluntary=self._left))
-                except Exception:  # leaving must not mask how the session ended
-                    log.exception("leaving hearing %s failed", self._room.hearing.id)
-            self._closing = True
-            # The writer stops at the first close marker; one more is harmless.
-            self._put_close()
             try:
+                if self._room is not None and self._participant is not None:
+                    try:
+                        # Shielded: a page that closes while its media is still being set
+                        # up cancels this task; the seat, the graces and the room's release
+                        # must still follow from its leaving.
+                        await asyncio.shield(self._room.leave(self, voluntary=self._left))
+                    except Exception:  # leaving must not mask how the session ended
+                        log.exception("leaving hearing %s failed", self._room.hearing.id)
+                self._closing = True
+                # The writer stops at the first close marker; one more is harmless.
+                self._put_close()
                 # Let queued frames (the reason for a close above all) reach the page.
-                await asyncio.wait_for(writer, SEND_TIMEOUT_S + 1)
-            except TimeoutError:
-                pass
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(writer, SEND_TIMEOUT_S + 1)
             finally:
+                # Also when the server cancels the session half-way through leaving: the
+                # writer belongs to this session and must not outlive it.
                 writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer

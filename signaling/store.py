@@ -86,6 +86,14 @@ class HearingStore(Protocol):
     async def save_station(self, station: Station) -> None:
         """Replace an existing station (enrolled, revoked); raise ``NotFound`` if absent."""
 
+    async def replace_station(self, expected: Station, station: Station) -> bool:
+        """Replace the stored station by ``station`` only if it is still ``expected``.
+
+        The compare-and-set that makes an enrolment code work once among concurrent
+        exchanges: False (nothing written) if the station changed since it was read, or is
+        absent.
+        """
+
     async def append_event(self, event: AuditEvent) -> None:
         """Append to the hearing's audit timeline; events are never changed or removed."""
 

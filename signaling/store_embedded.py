@@ -320,6 +320,25 @@ class EmbeddedStore:
         if await self._run(work) == 0:
             raise NotFound(f"no station {station.id}", station_id=station.id)
 
+    async def replace_station(self, expected: Station, station: Station) -> bool:
+        """Replace the stored station by ``station`` only if it is still ``expected``."""
+        if expected.id != station.id:
+            return False
+
+        def work(conn: sqlite3.Connection) -> bool:
+            with transaction(conn):
+                row = conn.execute(
+                    "SELECT json FROM stations WHERE id = ?", (expected.id,)
+                ).fetchone()
+                # Compared as stations, not as text: a row an older version wrote matches.
+                if row is None or Station.from_json(json.loads(row[0])) != expected:
+                    return False
+                conn.execute("UPDATE stations SET json = ? WHERE id = ?",
+                             (_dumps(station.to_json()), station.id))
+                return True
+
+        return await self._run(work)
+
     async def append_event(self, event: AuditEvent) -> None:
         """Append to the hearing's audit timeline; events are never changed or removed."""
 

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from .admin_token import AdminToken
 from .errors import Conflict, NotFound
@@ -39,6 +40,8 @@ from .station import Station
 from .store_embedded import epoch_microseconds
 
 DEFAULT_PREFIX = "qashyq:"
+# Compare-and-set retries while other stations change at the same moment.
+REPLACE_ATTEMPTS = 20
 
 # Script replies: 0 done, 1 the thing to check is absent, 2 it already exists.
 _OK, _ABSENT, _EXISTS = 0, 1, 2
@@ -333,6 +336,30 @@ class RedisStore:
         )
         if int(reply) == _ABSENT:
             raise NotFound(f"no station {station.id}", station_id=station.id)
+
+    async def replace_station(self, expected: Station, station: Station) -> bool:
+        """Replace the stored station by ``station`` only if it is still ``expected``."""
+        client = self._client()
+        if expected.id != station.id:
+            return False
+        key = self._key("stations")
+        # Optimistic: WATCH the hash, compare as stations (not as text: JSON an older
+        # version wrote still matches), write in MULTI. Any change to the hash meanwhile
+        # fails the EXEC; then compare again, as it may have been another station.
+        for _attempt in range(REPLACE_ATTEMPTS):
+            async with client.pipeline(transaction=True) as pipe:
+                await pipe.watch(key)
+                raw = await pipe.hget(key, expected.id)
+                if raw is None or Station.from_json(_loads(raw)) != expected:
+                    return False
+                pipe.multi()
+                pipe.hset(key, station.id, _dumps(station.to_json()))
+                try:
+                    await pipe.execute()
+                except WatchError:
+                    continue
+                return True
+        return False
 
     async def append_event(self, event: AuditEvent) -> None:
         """Append to the hearing's audit timeline; events are never changed or removed."""

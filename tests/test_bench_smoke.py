@@ -48,3 +48,18 @@ def test_bench_runs_both_systems(tmp_path: Path) -> None:
 
     png = (out / "chart.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_fuzz_bench_finds_no_500_and_a_working_hearing(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.fuzz", "--inputs", "400", "--seed", "3",
+         "--out", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "responses >= 500 (5xx, 1011, internal_error): 0" in completed.stdout
+    result = json.loads((tmp_path / "fuzz.json").read_text())
+    assert sum(result["answers"].values()) == 400
+    assert (result["server_errors"], result["error_lines"], result["tracebacks"]) == (0, 0, 0)
+    assert result["healthy_afterwards"] is True
+    assert result["answers"].get("4xx", 0) > 100  # the inputs were refused, not ignored

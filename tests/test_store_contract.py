@@ -486,6 +486,41 @@ async def test_save_unknown_station_is_not_found(store: HearingStore) -> None:
     assert await store.list_stations() == []
 
 
+async def test_replacing_a_station_compares_and_sets(store: HearingStore) -> None:
+    station = make_station()
+    await store.add_station(station)
+    read = await store.get_station(station.id)
+    assert read is not None
+    enrolled = dataclasses.replace(read, credential_hash="c" * 64, enrolment_code_hash=None,
+                                   enrolment_expires_at=None,
+                                   enrolled_at=datetime(2025, 3, 1, 10, 0, tzinfo=ALMATY))
+    other = dataclasses.replace(read, credential_hash="d" * 64, enrolment_code_hash=None,
+                                enrolment_expires_at=None,
+                                enrolled_at=datetime(2025, 3, 1, 10, 0, tzinfo=ALMATY))
+
+    # What was read (and round-tripped through the store) is what is compared.
+    assert await store.replace_station(read, enrolled) is True
+    # A second writer that read the same version loses, and changes nothing.
+    assert await store.replace_station(read, other) is False
+    assert await store.get_station(station.id) == enrolled
+    # Compared as stations, not as stored text: the same instants in another offset match.
+    in_utc = dataclasses.replace(enrolled, created_at=enrolled.created_at.astimezone(UTC))
+    assert same_station_other_text(in_utc, enrolled)
+    revoked = enrolled.revoked_now(datetime(2025, 3, 2, 8, 0, tzinfo=UTC))
+    assert await store.replace_station(in_utc, revoked) is True
+    assert await store.get_station(station.id) == revoked
+    # An absent station is never created by a replacement.
+    ghost = make_station()
+    assert await store.replace_station(ghost, ghost) is False
+    assert await store.get_station(ghost.id) is None
+    assert await store.list_stations() == [revoked]
+
+
+def same_station_other_text(a: Station, b: Station) -> bool:
+    """True if ``a`` and ``b`` are equal stations whose stored JSON differs."""
+    return a == b and a.to_json() != b.to_json()
+
+
 async def test_participant_keeps_its_station(store: HearingStore) -> None:
     hearing = make_hearing()
     await store.add_hearing(hearing)
