@@ -61,8 +61,9 @@ class PacketSink(Protocol):
 class LevelObserver(Protocol):
     """Hears the audio level of every packet of an audio stream (active-speaker selection)."""
 
-    def add(self, level_byte: int | None) -> None:
-        """One packet's ssrc-audio-level byte, or None when the packet carried none."""
+    def add(self, level_byte: int | None, payload_size: int) -> None:
+        """One packet's ssrc-audio-level byte (None when the packet carried none) and the
+        size of its payload."""
 
 
 class Upstream(Protocol):
@@ -249,7 +250,7 @@ class PublishedStream:
         if self.muted:
             return
         if self._levels is not None:
-            self._levels.add(level)
+            self._levels.add(level, len(payload))
         sinks = self._sinks[layer]
         if not sinks:
             return
