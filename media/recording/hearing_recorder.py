@@ -229,7 +229,7 @@ class HearingRecorder:
                                       f"cannot write the recording state: {error}"))
 
     async def _watch_step(self) -> None:
-        self._check_disk()
+        await self._check_disk()
         self._check_stalls()
         now = self._clock()
         for _, recorder, _ in list(self._recorders.values()):
@@ -256,11 +256,12 @@ class HearingRecorder:
                 self._stalled.discard(recorder.track)
                 self.track_resumed(recorder)
 
-    def _check_disk(self) -> None:
+    async def _check_disk(self) -> None:
         # Muxers hold up to a cluster in memory, so a full disk may only fail a write at the
-        # next keyframe; free space tells the hosts before media is lost.
+        # next keyframe; free space tells the hosts before media is lost. Asked in a thread:
+        # a stalled disk or network share answers late.
         try:
-            free = shutil.disk_usage(self.folder.path).free
+            free = (await asyncio.to_thread(shutil.disk_usage, self.folder.path)).free
         except OSError:
             return
         if free < self._min_free_bytes:
