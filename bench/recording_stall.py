@@ -85,6 +85,10 @@ class StallProbe:
         self.worst_s = 0.0
         self.worst_running_s = 0.0
         self.worst_runqueue_s = 0.0
+        # The worst of each cause over all wake-ups (not only in the worst one).
+        self.most_running_s = 0.0
+        self.most_runqueue_s = 0.0
+        self.most_other_s = 0.0
         self.wakeups = 0
         self.over_target = 0
         self._task: asyncio.Task[None] | None = None
@@ -97,14 +101,21 @@ class StallProbe:
         while True:
             before, sched = time.perf_counter(), _schedstat()
             await asyncio.sleep(PROBE_S)
-            late = time.perf_counter() - before - PROBE_S
+            elapsed = time.perf_counter() - before
+            late = elapsed - PROBE_S
+            after = _schedstat()
+            running, runqueue = after[0] - sched[0], after[1] - sched[1]
             self.wakeups += 1
             self.over_target += late > TARGET_S
+            self.most_running_s = max(self.most_running_s, running)
+            self.most_runqueue_s = max(self.most_runqueue_s, runqueue)
+            # Sleeping PROBE_S is neither: what is beyond it, the GIL or a blocking call.
+            self.most_other_s = max(self.most_other_s,
+                                    elapsed - PROBE_S - running - runqueue)
             if late > self.worst_s:
-                after = _schedstat()
                 self.worst_s = late
-                self.worst_running_s = after[0] - sched[0]
-                self.worst_runqueue_s = after[1] - sched[1]
+                self.worst_running_s = running
+                self.worst_runqueue_s = runqueue
 
     async def close(self) -> None:
         """Stop probing."""
@@ -214,3 +225,6 @@ async def run(duration: float, streams: int, segment_s: float,
         print(f"  of the probe's {(probe.worst_s + PROBE_S) * 1000:.1f} ms: the loop's thread "
               f"ran {probe.worst_running_s * 1000:.1f} ms, waited for a core "
               f"{probe.worst_runqueue_s * 1000:.1f} ms, the rest for the GIL or a blocking call")
+        print(f"  worst of each over all probes: ran {probe.most_running_s * 1000:.1f} ms, "
+              f"waited for a core {probe.most_runqueue_s * 1000:.1f} ms, for the GIL or a "
+              f"blocking call {max(0.0, probe.most_other_s) * 1000:.1f} ms")
