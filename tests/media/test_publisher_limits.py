@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 from aiortc import VideoStreamTrack
 from aiortc.codecs.vpx import Vp8Encoder
@@ -249,3 +250,37 @@ async def test_a_page_sending_16383x16383_keyframes_is_neither_forwarded_nor_rec
     assert packets == 0
     assert not [e for e in folder.chain() if e["track"] == "judge-video"]
     assert not list(folder.tracks.glob("judge-video-*"))
+
+
+def _h264_keyframe(width: int, height: int) -> list[bytes]:
+    """The NAL units (no start codes) of libx264's first keyframe at this size."""
+    codec = av.CodecContext.create("libx264", "w")
+    codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
+    codec.options = {"profile": "baseline", "tune": "zerolatency"}
+    codec.open()
+    frame = av.VideoFrame(width, height, "yuv420p")
+    data = b"".join(bytes(p) for p in codec.encode(frame)) + \
+        b"".join(bytes(p) for p in codec.encode(None))
+    return [u for u in (u.lstrip(b"\x00") for u in data.split(b"\x00\x00\x01")) if u]
+
+
+async def test_an_h264_layer_beyond_full_hd_is_held_back_and_portrait_full_hd_is_not() -> None:
+    forwarded = []
+    for width, height in ((2560, 1440), (1080, 1920)):
+        units = _h264_keyframe(width, height)
+        annex_b = b"".join(b"\x00\x00\x00\x01" + u for u in units)
+        length_prefixed = b"".join(len(u).to_bytes(4, "big") + u for u in units)
+        fits = width * height <= 1920 * 1080
+        assert keyframe_fits("h264", annex_b) is fits
+        assert keyframe_fits("h264", length_prefixed) is fits
+
+        stream = PublishedStream("judge", "video", counters=StreamCounters("judge", "video", "in"),
+                                 upstream=_Upstream())
+        stream.set_codec("video/H264", 90000)
+        sink = _Sink()
+        stream.add_sink(sink)
+        parameter_sets = [u for u in units if u[0] & 0x1F in (7, 8)]
+        stap_a = bytes([0x78]) + b"".join(len(u).to_bytes(2, "big") + u for u in parameter_sets)
+        await stream.receive(RtpPacket(102, False, 1, 0, 1, stap_a))
+        forwarded.append(len(sink.packets))
+    assert forwarded == [0, 1]
