@@ -1,5 +1,8 @@
 """``python -m bench.recording [--seconds N]``: what recording costs, printed as figures.
 
+``--duration S [--streams 40]`` measures instead how long recording holds the event loop
+(``bench/recording_stall.py``).
+
 1. Recording: a synthetic 500 kbit/s A/V stream (VP8 640x480 ~450 kbit/s + Opus ~48 kbit/s,
    packetized by aiortc's own packetizers) is fed through ``TrackRecorder.deliver`` (the
    forwarding path's view) and written to segments; the figure is CPU seconds (this process,
@@ -33,10 +36,13 @@ from media.recording.composite import render_composite
 from media.recording.folder import ClosedSegment, RecordingFolder
 from media.recording.track_recorder import TrackRecorder
 
+from . import recording_stall
+
 FPS = 30
 
 
-def _video_packets(seconds: float, bitrate: int) -> list[ForwardedPacket]:
+def _video_packets(seconds: float, bitrate: int,
+                   keyframe_every_s: float = 0.0) -> list[ForwardedPacket]:
     encoder = Vp8Encoder()
     encoder.target_bitrate = bitrate
     packets = []
@@ -49,7 +55,8 @@ def _video_packets(seconds: float, bitrate: int) -> list[ForwardedPacket]:
         frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
         frame.pts = i * 3000
         frame.time_base = fractions.Fraction(1, 90000)
-        payloads, timestamp = encoder.encode(frame, force_keyframe=i == 0)
+        keyframe = i == 0 or (bool(keyframe_every_s) and i % int(keyframe_every_s * FPS) == 0)
+        payloads, timestamp = encoder.encode(frame, force_keyframe=keyframe)
         for j, payload in enumerate(payloads):
             rtp = RtpPacket(payload_type=97, sequence_number=seq & 0xFFFF, timestamp=timestamp,
                             ssrc=1, marker=j == len(payloads) - 1, payload=payload)
@@ -179,11 +186,30 @@ async def main_async(seconds: float) -> None:
               "real time (target >= 2x)")
 
 
+async def stall_async(duration: float, streams: int, segment_s: float) -> None:
+    print(f"preparing {recording_stall.LOOP_S:g} s of synthetic 640x480 VP8 + Opus "
+          f"(a keyframe every {segment_s:g} s) ...", flush=True)
+    video = _video_packets(recording_stall.LOOP_S, 450_000, keyframe_every_s=segment_s)
+    audio = _audio_packets(recording_stall.LOOP_S)
+    await recording_stall.run(duration, streams, segment_s, video, audio)
+
+
 def main() -> None:
     """Entry point: ``python -m bench.recording``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="media length (default 30)")
-    asyncio.run(main_async(parser.parse_args().seconds))
+    parser.add_argument("--duration", type=float, default=None,
+                        help="instead: record --streams streams in real time for this many "
+                             "seconds and print the event loop's longest stall")
+    parser.add_argument("--streams", type=int, default=40,
+                        help="streams recorded with --duration (default 40)")
+    parser.add_argument("--segment", type=float, default=2.0,
+                        help="segment length with --duration, s (default 2)")
+    args = parser.parse_args()
+    if args.duration is not None:
+        asyncio.run(stall_async(args.duration, args.streams, args.segment))
+    else:
+        asyncio.run(main_async(args.seconds))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,13 @@ A publisher whose packets carry no level (a client that did not negotiate the ex
 counted as speaking at the floor: it is never silenced for lack of information, but ranks
 below real speakers. Server-muted publishers are not metered, so they fall silent here too.
 
+The level is the page's own claim. Its payload is not: Opus spends a few bytes on a frame of
+silence or comfort noise (3 for 20 ms of digital silence, DTX updates alike), and at least
+~15 on any speech, even at 6 kbit/s. A packet of at most ``SILENT_PAYLOAD_BYTES`` therefore
+counts as silence whatever level it claims, so a page that claims loud audio while sending
+silence never takes a speaker's slot; a tick of speech needs its mean over every packet of
+the tick to clear the floor, so a few full-size packets among silent ones do not either.
+
 The evaluation runs inside the packet path (the first packet after a tick boundary), so
 there is no task to own; with no audio packets at all there is nothing to select.
 """
@@ -43,6 +50,8 @@ WINDOW_S = 1.5
 HOLD_S = 1.5
 SPEECH_FLOOR_DBOV = -60
 SWITCH_MARGIN_DB = 6.0
+# The largest Opus payload counted as silence (DTX, comfort noise), whatever its claimed level.
+SILENT_PAYLOAD_BYTES = 10
 
 # Levels are kept as loudness, 127 + dBov: 0 is silence, 127 full scale.
 _FLOOR = 127 + SPEECH_FLOOR_DBOV
@@ -65,9 +74,15 @@ class LevelMeter:
         self.history: deque[float] = deque(maxlen=_WINDOW_TICKS)
         self.last_spoke = float("-inf")
 
-    def add(self, level_byte: int | None) -> None:
-        """One packet's audio-level byte (V bit and -dBov), or None when it carried none."""
-        self._total += _FLOOR if level_byte is None else 127 - (level_byte & 0x7F)
+    def add(self, level_byte: int | None, payload_size: int) -> None:
+        """One packet's audio-level byte (V bit and -dBov), or None when it carried none, and
+        the size of its Opus payload (a silent frame's size belies a loud claim)."""
+        if payload_size <= SILENT_PAYLOAD_BYTES:
+            pass  # counted as silence: adds nothing to the tick's loudness
+        elif level_byte is None:
+            self._total += _FLOOR
+        else:
+            self._total += 127 - (level_byte & 0x7F)
         self._count += 1
         now = self._clock()
         if now >= self._owner.next_tick:

@@ -23,6 +23,7 @@ from .metrics import HearingMetrics
 from .participant_connection import ParticipantConnection
 from .plane import MediaSignal, ParticipantQuality, StreamMap, TileView, VideoCodec
 from .published_stream import PublishedStream
+from .publisher_limits import PublisherLimits
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class HearingMedia:
         signal: MediaSignal,
         video_codec: str = VideoCodec.VP8,
         ice_servers: Sequence[IceServer] = (),
+        max_video_kbps: int | None = None,
     ) -> None:
         try:
             self.video_codec = VideoCodec(video_codec)
@@ -61,6 +63,11 @@ class HearingMedia:
             raise InvalidMediaConfig(
                 f"video_codec: {video_codec!r} is not one of {', '.join(VideoCodec)}"
             ) from None
+        try:
+            # Each publisher is told the cap and held to a ceiling above it (None: no cap).
+            self._limits = PublisherLimits(max_video_kbps)
+        except ValueError as error:
+            raise InvalidMediaConfig(str(error)) from None
         self.hearing_id = hearing_id
         self._signal = signal
         self._ice_servers = tuple(ice_servers)
@@ -120,6 +127,7 @@ class HearingMedia:
             send_offer=self._send_offer,
             speaker=lambda: self._speakers.dominant,
             on_video=self._downlink_video,
+            limits=self._limits,
         )
         # The graph changes in one synchronous step, so concurrent joins and leaves
         # always see a consistent set of subscriptions.

@@ -30,6 +30,7 @@ class StreamCounters:
     plis_sent: int = 0
     packets_lost: int = 0
     retransmissions: int = 0
+    packets_dropped: int = 0
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ _COUNTERS: tuple[tuple[str, str], ...] = (
     ("plis_sent", "RTCP PLI keyframe requests sent"),
     ("packets_lost", "RTP packets lost, as counted by the receiving side"),
     ("retransmissions", "RTP packets retransmitted from the packet cache"),
+    ("packets_dropped", "RTP packets received beyond the hearing's limits (video bitrate "
+     "ceiling, picture size) and not forwarded"),
 )
 
 

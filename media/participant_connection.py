@@ -45,8 +45,9 @@ from .metrics import Direction, StreamCounters
 from .pacer import Pacer
 from .periodic_task import PeriodicTask
 from .plane import StreamMap, VideoCodec
-from .published_stream import SIMULCAST_RIDS, PublishedStream
+from .published_stream import NO_LIMITS, SIMULCAST_RIDS, PublishedStream
 from .publisher_ingress import PublisherIngress
+from .publisher_limits import PublisherLimits
 from .rejected_mlines import accept_rejected, keep_rejected, rejected_mids
 from .stream_layer import PACKET_OVERHEAD_BYTES
 from .subscription import Subscription
@@ -108,8 +109,10 @@ class ParticipantConnection:
         send_offer: OfferSink,
         speaker: Callable[[], str | None] = lambda: None,
         on_video: Callable[[str, bool], None] = lambda participant_id, receiving: None,
+        limits: PublisherLimits = NO_LIMITS,
     ) -> None:
         self.participant_id = participant_id
+        self._limits = limits
         self.can_publish = can_publish
         self._video_codec = video_codec
         self._send_offer = send_offer
@@ -171,7 +174,8 @@ class ParticipantConnection:
             transceiver = self.pc.addTransceiver(kind, direction="recvonly")
         transceiver.setCodecPreferences(codec_preferences(kind, self._video_codec))
         ingress = PublisherIngress(transceiver, self.participant_id, self.counters[(kind, "in")],
-                                   feedback=self._feedback, arrivals=self._arrivals)
+                                   feedback=self._feedback, arrivals=self._arrivals,
+                                   limits=self._limits)
         install_ingress(transceiver.receiver, ingress)
         self.published[kind] = ingress.stream
         self._ingress[kind] = ingress
@@ -447,7 +451,8 @@ class ParticipantConnection:
             reports = ingress.receiver_reports(now)
             if reports and ingress.transport.connected:
                 packet = RtcpRrPacket(ssrc=ingress.rtcp_ssrc, reports=reports)
-                await ingress.transport.send(bytes(packet))
+                # One compound packet: the REMB with the cap rides on the receiver report.
+                await ingress.transport.send(bytes(packet) + (ingress.rate_cap() or b""))
 
     def round_trip_seconds(self) -> float | None:
         """The link's round-trip time, from the receiver reports on what it is sent."""

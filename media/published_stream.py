@@ -18,6 +18,7 @@ from aiortc.rtp import RtpPacket
 
 from .codecs import is_keyframe_start, keyframe_size
 from .metrics import StreamCounters
+from .publisher_limits import PublisherLimits, picture_allowed
 from .rtp_packets import audio_level_byte
 from .rtp_stats import ReceptionStatistics
 from .stream_layer import StreamLayer
@@ -28,6 +29,7 @@ SIMULCAST_RIDS = ("q", "h", "f")
 # Consumers moving up a layer wait for a keyframe at this pace (they are seeing the layer
 # below meanwhile), so those of one stream share a keyframe instead of asking for one each.
 UPGRADE_KEYFRAME_EVERY_S = 4.0
+NO_LIMITS = PublisherLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +63,9 @@ class PacketSink(Protocol):
 class LevelObserver(Protocol):
     """Hears the audio level of every packet of an audio stream (active-speaker selection)."""
 
-    def add(self, level_byte: int | None) -> None:
-        """One packet's ssrc-audio-level byte, or None when the packet carried none."""
+    def add(self, level_byte: int | None, payload_size: int) -> None:
+        """One packet's ssrc-audio-level byte (None when the packet carried none) and the
+        size of its payload."""
 
 
 class Upstream(Protocol):
@@ -87,6 +90,7 @@ class PublishedStream:
         upstream: Upstream,
         rids: Sequence[str | None] = (None,),
         clock: Callable[[], float] = time.monotonic,
+        limits: PublisherLimits = NO_LIMITS,
     ) -> None:
         self.participant_id = participant_id
         self.kind = kind
@@ -95,8 +99,11 @@ class PublishedStream:
         self.clock_rate = 90000 if kind == "video" else 48000
         self.muted = False
         self._is_video = kind == "video"
+        self._limits = limits
+        ceiling = limits.video_ceiling_bps if self._is_video else None
         self.layers = tuple(
-            StreamLayer(i, rid, video=self._is_video) for i, rid in enumerate(rids)
+            StreamLayer(i, rid, video=self._is_video, ceiling_bps=ceiling)
+            for i, rid in enumerate(rids)
         )
         self._sinks: tuple[list[PacketSink], ...] = tuple([] for _ in self.layers)
         # Everyone following the stream, also while paused (taking no layer at all).
@@ -243,13 +250,17 @@ class PublishedStream:
         if keyframe:
             into.keyframes += 1
             into.last_keyframe = now
-            size = keyframe_size(self.mime_type, payload)
-            if size is not None:
-                into.width, into.height = size
+            self._keyframe_arrived(into, keyframe_size(self.mime_type, payload))
+        if into.blocked is not None:
+            # Beyond the limits: consumers see a gap that ends at a keyframe within them.
+            counters.packets_dropped += 1
+            if into.blocked == "rate" and not into.over_ceiling:
+                await self.request_keyframe(layer, urgent=False)
+            return
         if self.muted:
             return
         if self._levels is not None:
-            self._levels.add(level)
+            self._levels.add(level, len(payload))
         sinks = self._sinks[layer]
         if not sinks:
             return
@@ -258,6 +269,17 @@ class PublishedStream:
         )
         for sink in tuple(sinks):
             await sink.deliver(forwarded)
+
+    def _keyframe_arrived(self, into: StreamLayer, size: tuple[int, int] | None) -> None:
+        # The size a decoder would allocate for is read here, before anyone decodes it.
+        if size is not None and not picture_allowed(*size, self._limits.max_picture):
+            into.blocked = "picture"
+            return
+        if size is not None:
+            into.width, into.height = size
+        if (into.blocked == "picture" and size is not None) or (
+                into.blocked == "rate" and not into.over_ceiling):
+            into.blocked = None
 
     async def receive_sender_report(self, layer: int, ntp_timestamp: int,
                                     rtp_timestamp: int) -> None:

@@ -22,7 +22,8 @@ from .aiortc_fast_ingress import ArrivalClock
 from .aiortc_seam import CodecInfo, ReceiveParameters, Transport, sender_ssrc
 from .codecs import REPAIRED_RID_EXTENSION_ID, RID_EXTENSION_ID, TRANSPORT_CC_EXTENSION_ID
 from .metrics import StreamCounters
-from .published_stream import SIMULCAST_RIDS, PublishedStream
+from .published_stream import NO_LIMITS, SIMULCAST_RIDS, PublishedStream
+from .publisher_limits import PublisherLimits
 from .rtp_packets import extension_value
 from .transport_feedback import TransportFeedback
 
@@ -42,14 +43,16 @@ class PublisherIngress:
     def __init__(
         self, transceiver: RTCRtpTransceiver, participant_id: str, counters: StreamCounters,
         *, feedback: TransportFeedback, arrivals: ArrivalClock,
+        limits: PublisherLimits = NO_LIMITS,
     ) -> None:
         self.transceiver = transceiver
+        self._limits = limits
         self._feedback = feedback
         self._arrivals = arrivals
         kind = transceiver.kind
         self.stream = PublishedStream(
             participant_id, kind, counters=counters, upstream=self,
-            rids=SIMULCAST_RIDS if kind == "video" else (None,),
+            rids=SIMULCAST_RIDS if kind == "video" else (None,), limits=limits,
         )
         self.transport = Transport(transceiver.sender)
         self.rtcp_ssrc = sender_ssrc(transceiver.sender)
@@ -152,3 +155,11 @@ class PublisherIngress:
             ))
         self.stream.received_and_lost()  # keeps the stream's loss counter current
         return reports
+
+    def rate_cap(self) -> bytes | None:
+        """The REMB that tells the publisher the hearing's video cap, for every layer seen so
+        far (None: audio, no cap, or nothing received yet). Sent with each receiver report."""
+        if self.stream.kind != "video":
+            return None
+        ssrcs = [layer.media_ssrc for layer in self.stream.layers if layer.media_ssrc is not None]
+        return self._limits.remb_packet(self.rtcp_ssrc, ssrcs)

@@ -52,7 +52,8 @@ BUCKETS = 4
 class StreamLayer:
     """One SSRC of a published stream, as the server receives it."""
 
-    def __init__(self, index: int, rid: str | None, *, video: bool) -> None:
+    def __init__(self, index: int, rid: str | None, *, video: bool,
+                 ceiling_bps: int | None = None) -> None:
         self.index = index
         self.rid = rid
         self.media_ssrc: int | None = None
@@ -66,6 +67,12 @@ class StreamLayer:
         # The picture size of the last keyframe (0: not known yet).
         self.width = 0
         self.height = 0
+        # Beyond the publisher's limits (``publisher_limits``): "rate" while the layer
+        # arrives above ``ceiling_bps``, "picture" after a keyframe larger than allowed; the
+        # layer is not forwarded until a keyframe within the limits (None: forwarded).
+        self.ceiling_bps = ceiling_bps
+        self.blocked: str | None = None
+        self.over_ceiling = False
         # Entries are tuples of ints, floats and bytes, which the garbage collector stops
         # tracking: a cache of packet objects would be promoted to the oldest generation at
         # the packet rate and make every full collection (a stall of the whole event loop) long.
@@ -113,6 +120,13 @@ class StreamLayer:
         del self._rates[:-BUCKETS]
         self._bucket_bytes = 0
         self._bucket_start += elapsed * BUCKET_S
+        if self.ceiling_bps is not None and len(self._rates) == BUCKETS:
+            # Once per bucket, not per packet, and over a whole window: a keyframe alone
+            # (a browser's first, 5-10 normal frames) fits in it below the ceiling.
+            rate = sum(self._rates) * 8 / (BUCKETS * BUCKET_S)
+            self.over_ceiling = rate > self.ceiling_bps
+            if self.over_ceiling and self.blocked is None:
+                self.blocked = "rate"
 
     def bitrate(self, now: float) -> int:
         """Bits per second over the last ~2 s, as a subscriber's link carries them (with each
@@ -126,8 +140,10 @@ class StreamLayer:
         return int(sum(self._rates) * 8 / (len(self._rates) * BUCKET_S))
 
     def active(self, now: float) -> bool:
-        """Whether the publisher sends this layer now."""
-        return self.last_arrival is not None and now - self.last_arrival < ACTIVE_WITHIN_S
+        """Whether the publisher sends this layer now, within its limits (a blocked layer
+        is off to consumers: they move to another until it is forwarded again)."""
+        return (self.blocked is None and self.last_arrival is not None
+                and now - self.last_arrival < ACTIVE_WITHIN_S)
 
     def steady(self, now: float) -> bool:
         """Whether the publisher has sent this layer without a break for long enough to

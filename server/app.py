@@ -179,7 +179,8 @@ def _media_factory(settings: Settings, recordings: RecordingService) -> MediaFac
     def create(hearing: Hearing, signal: MediaSignal) -> RoomMedia:
         # Per hearing: the SFU's TURN credential is time-limited.
         media = HearingMedia(hearing.id, signal=signal, video_codec=hearing.video_codec,
-                             ice_servers=sfu_ice_servers(settings))
+                             ice_servers=sfu_ice_servers(settings),
+                             max_video_kbps=hearing.max_video_kbps)
         return RoomMedia(media, recordings.recorder_for(hearing, media))
 
     return create

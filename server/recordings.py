@@ -119,7 +119,9 @@ class RecordingService:
         folder = self.folder(hearing_id)
         try:
             if ended:
-                folder.update_status(state=RecordingState.PROCESSING, progress=0.0)
+                await asyncio.to_thread(
+                    folder.update_status, state=RecordingState.PROCESSING, progress=0.0
+                )
                 self._start_job(hearing_id)
             else:
                 await asyncio.to_thread(self._mark_incomplete, folder)
@@ -149,9 +151,10 @@ class RecordingService:
             now = time.monotonic()
             if now - last[0] >= 1.0 or fraction >= 1.0:
                 last[0] = now
-                loop.call_soon_threadsafe(
-                    lambda: folder.update_status(progress=round(fraction, 3))
-                )
+                # In the renderer's thread: the state file is fsynced, never on the loop. A
+                # progress figure that cannot be stored is not worth failing the render for.
+                with contextlib.suppress(OSError):
+                    folder.update_status(progress=round(fraction, 3))
 
         try:
             result = await loop.run_in_executor(

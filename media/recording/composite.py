@@ -21,7 +21,10 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..h264_sps import h264_keyframe_size
+from ..publisher_limits import picture_allowed
 from .folder import COMPOSITE, RecordingFolder
+from .frames import vp8_dimensions
 from .private_files import create_private_file
 
 WIDTH, HEIGHT = 1280, 720
@@ -240,11 +243,41 @@ def _video_frames(segments: list[_Segment], t0: float) -> Iterator[tuple[float, 
             with av.open(str(segment.file)) as container:
                 stream = container.streams.video[0]
                 stream.codec_context.thread_count = 1
-                for frame in container.decode(stream):
-                    if frame.time is not None:
-                        yield segment.start - t0 + frame.time, frame, index
+                codec = stream.codec_context.name
+                if not picture_allowed(stream.codec_context.width, stream.codec_context.height):
+                    continue
+                for packet in container.demux(stream):
+                    # A decoder allocates for the size a keyframe announces: read it first.
+                    if packet.is_keyframe and not keyframe_fits(codec, bytes(packet)):
+                        break  # the rest of the segment shows as black
+                    for frame in packet.decode():
+                        if frame.time is not None:
+                            yield segment.start - t0 + frame.time, frame, index
         except (av.FFmpegError, OSError):
             continue  # a damaged segment shows as black; the others still play
+
+
+def keyframe_fits(codec: str, data: bytes) -> bool:
+    """Whether a stored keyframe announces a picture within ``MAX_PICTURE`` (VP8 frame
+    header, or the H.264 SPS it carries, Annex B or length-prefixed); what cannot be read
+    is left to the decoder, which fails on it without allocating."""
+    sizes: list[tuple[int, int] | None] = []
+    if codec == "vp8":
+        sizes.append(vp8_dimensions(data))
+    elif codec == "h264":
+        sizes += [h264_keyframe_size(nal) for nal in _nal_units(data)]
+    return all(size is None or picture_allowed(*size) for size in sizes)
+
+
+def _nal_units(data: bytes) -> list[bytes]:
+    if data.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
+        return [nal.lstrip(b"\x00") for nal in data.split(b"\x00\x00\x01") if nal.strip(b"\x00")]
+    units, offset = [], 0
+    while offset + 4 <= len(data):
+        size = int.from_bytes(data[offset:offset + 4], "big")
+        units.append(data[offset + 4:offset + 4 + size])
+        offset += 4 + size
+    return units
 
 
 def _audio_pieces(

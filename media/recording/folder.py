@@ -11,7 +11,8 @@ Layout (``<recordings dir>/<hearing id>/``)::
     .recorder/open/                             segments being written (lost on a crash)
 
 Files are node-local, so the state lives here rather than in the hearing store. Every
-method is safe to call from the event loop and from recorder threads at once.
+method is safe to call from several threads at once; those that write and fsync are for
+worker threads (``update_status`` too: ``HearingRecorder`` calls it through ``to_thread``).
 """
 
 from __future__ import annotations
@@ -94,8 +95,15 @@ class RecordingFolder:
             raise ValueError(f"hearing id {hearing_id!r} cannot name a recording folder")
         self.hearing_id = hearing_id
         self.path = root / hearing_id
-        self._lock = threading.Lock()
+        # One lock per file: the loop's status and timeline writes never wait for a recorder
+        # thread's chain append (and its fsync), nor for each other.
+        self._status_lock = threading.Lock()
+        self._chain_lock = threading.Lock()
+        self._timeline_lock = threading.Lock()
         self._pending_timeline: list[bytes] = []
+        # track -> (index, hash) of its last chain entry, read from the journal once: a
+        # closing segment no longer re-reads the whole journal (hours of segments).
+        self._heads: dict[str, tuple[int, str]] | None = None
 
     # ---- layout ----------------------------------------------------------------------------
 
@@ -143,7 +151,7 @@ class RecordingFolder:
     def update_status(self, **changes: Any) -> RecordingStatus:
         """Change fields of the state (``RecordingStatus``'s names), written atomically
         (rename) and fsynced."""
-        with self._lock:
+        with self._status_lock:
             status = dataclasses.replace(
                 self.status() or RecordingStatus(self.hearing_id), **changes,
                 updated_at=time.time(),
@@ -170,36 +178,53 @@ class RecordingFolder:
                     break  # a crash mid-append; the segment it named is not in tracks/
         return entries
 
+    def _chain_heads(self) -> dict[str, tuple[int, str]]:
+        # Under the chain lock. Read once per folder object; later entries are kept here.
+        if self._heads is None:
+            heads: dict[str, tuple[int, str]] = {}
+            for entry in self.chain():
+                track, index, digest = entry.get("track"), entry.get("index"), entry.get("hash")
+                if isinstance(track, str) and isinstance(index, int) and isinstance(digest, str):
+                    heads[track] = (max(index, heads.get(track, (index, ""))[0]), digest)
+            self._heads = heads
+        return self._heads
+
     def next_index(self, track: str) -> int:
         """The number of a track's next segment (numbers continue across rejoins)."""
-        with self._lock:
-            used = [e["index"] for e in self.chain() if e.get("track") == track]
+        with self._chain_lock:
+            head = self._chain_heads().get(track)
             taken = {p.name for p in self.open_dir.glob(f"{track}-*")} if self.open_dir.exists() \
                 else set()
-            index = max(used, default=-1) + 1
+            index = -1 if head is None else head[0]
+            index += 1
             while any(name.startswith(f"{track}-{index:05d}.") for name in taken):
                 index += 1
             return index
 
     def add_segment(self, segment: ClosedSegment) -> dict[str, Any]:
         """Enter a closed segment in its track's chain; the entry names the previous one."""
-        with self._lock:
-            previous = [e for e in self.chain() if e.get("track") == segment.track]
+        with self._chain_lock:
+            heads = self._chain_heads()
+            head = heads.get(segment.track)
             entry = asdict(segment)
-            entry["prev"] = previous[-1]["hash"] if previous else None
+            entry["prev"] = None if head is None else head[1]
             entry["hash"] = hashlib.sha256(canonical_json(entry)).hexdigest()
             with open_private(self.chain_path, append=True) as f:
                 f.write(canonical_json(entry) + b"\n")
                 f.flush()
                 os.fsync(f.fileno())
+            heads[segment.track] = (
+                segment.index if head is None else max(head[0], segment.index), entry["hash"]
+            )
             return entry
 
     # ---- the timeline ------------------------------------------------------------------------
 
-    def append_timeline(self, event: dict[str, Any]) -> bool:
-        """Append one event; on a write error it is kept and retried with the next one."""
-        with self._lock:
-            self._pending_timeline.append(canonical_json(event) + b"\n")
+    def append_timeline(self, *events: dict[str, Any]) -> bool:
+        """Append events (blocking: ``timeline.TimelineWriter`` calls it from its thread); on
+        a write error they are kept and retried with the next call."""
+        with self._timeline_lock:
+            self._pending_timeline.extend(canonical_json(event) + b"\n" for event in events)
             try:
                 with open_private(self.path / TIMELINE, append=True) as f:
                     f.write(b"".join(self._pending_timeline))

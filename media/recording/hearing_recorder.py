@@ -23,6 +23,7 @@ from ..plane import RecorderFault, RecorderListener, RecorderStart, TimelineEntr
 from ..published_stream import PublishedStream
 from .folder import ClosedSegment, RecordingFolder
 from .status import RecordingState
+from .timeline import TimelineWriter
 from .track_recorder import TrackRecorder
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class HearingRecorder:
         self._faults: dict[str, RecorderFault] = {}
         self._closing_tracks: set[asyncio.Task[None]] = set()
         self._watch: PeriodicTask | None = None
+        self._timeline = TimelineWriter(folder)
         self._finished = False
         self.on = False
 
@@ -96,17 +98,17 @@ class HearingRecorder:
         if self.on or self._finished:
             return RecorderStart.STARTED if self.on else RecorderStart.FAILED
         try:
-            self.folder.create()
+            await asyncio.to_thread(self.folder.create)
         except OSError as error:
             # The hearing goes on without a record; the listener alerts the hosts at once.
             self._fault(RecorderFault(DISK_TRACK, None, None,
                                       f"cannot create the recording folder: {error}"))
             return RecorderStart.FAILED
-        status = self.folder.status()
+        status = await asyncio.to_thread(self.folder.status)
         origin_wall = status.origin_wall if status and status.origin_wall else time.time()
         # Offsets stay on one clock across restarts: they count from the first start.
         self._origin = self._clock() - (time.time() - origin_wall)
-        self._update_status(
+        await self._update_status(
             case_number=self._case_number,
             title=self._title,
             state=RecordingState.RECORDING,
@@ -141,7 +143,7 @@ class HearingRecorder:
         await asyncio.gather(*(recorder.close() for _, recorder, _ in recorders))
         if self._closing_tracks:
             await asyncio.gather(*self._closing_tracks, return_exceptions=True)
-        self._update_status(on_record=False)
+        await self._update_status(on_record=False)
 
     async def finish(self, *, ended: bool) -> None:
         """Close everything; an ended hearing's record is then processed, a record cut off by
@@ -150,26 +152,24 @@ class HearingRecorder:
             return
         self._finished = True
         await self.pause()
-        if self._origin is None:
-            return  # never on the record: nothing to sign or render
         try:
-            self.folder.sync_timeline()
+            await asyncio.to_thread(self._timeline.close)
         except OSError:
             log.warning("hearing %s: the timeline could not be flushed", self.folder.hearing_id)
+        if self._origin is None:
+            return  # never on the record: nothing to sign or render
         await self._on_finished(self.folder.hearing_id, ended)
 
     def write_timeline(self, entry: TimelineEntry) -> None:
-        """Append one event with its offset on the media clock; a failed write is retried
-        with the next one."""
-        written = self.folder.append_timeline({
+        """Queue one event with its offset on the media clock for the timeline's thread (the
+        loop never waits for the disk); a failed write is retried with the next one."""
+        self._timeline.append({
             "at": entry.at.isoformat(),
             "offset_s": self.media_offset_s,
             "kind": entry.kind,
             "actor": entry.actor,
             "data": entry.data,
         })
-        if not written:
-            log.warning("hearing %s: the timeline could not be written", self.folder.hearing_id)
 
     # ---- StreamObserver ---------------------------------------------------------------------
 
@@ -220,15 +220,16 @@ class HearingRecorder:
         if fault is not None and self._listener is not None:
             self._listener.recorder_resumed(fault)
 
-    def _update_status(self, **changes: Any) -> None:
+    async def _update_status(self, **changes: Any) -> None:
+        # The state file is fsynced: in a worker thread, so the loop forwards media meanwhile.
         try:
-            self.folder.update_status(**changes)
+            await asyncio.to_thread(self.folder.update_status, **changes)
         except OSError as error:
             self._fault(RecorderFault(DISK_TRACK, None, None,
                                       f"cannot write the recording state: {error}"))
 
     async def _watch_step(self) -> None:
-        self._check_disk()
+        await self._check_disk()
         self._check_stalls()
         now = self._clock()
         for _, recorder, _ in list(self._recorders.values()):
@@ -255,11 +256,12 @@ class HearingRecorder:
                 self._stalled.discard(recorder.track)
                 self.track_resumed(recorder)
 
-    def _check_disk(self) -> None:
+    async def _check_disk(self) -> None:
         # Muxers hold up to a cluster in memory, so a full disk may only fail a write at the
-        # next keyframe; free space tells the hosts before media is lost.
+        # next keyframe; free space tells the hosts before media is lost. Asked in a thread:
+        # a stalled disk or network share answers late.
         try:
-            free = shutil.disk_usage(self.folder.path).free
+            free = (await asyncio.to_thread(shutil.disk_usage, self.folder.path)).free
         except OSError:
             return
         if free < self._min_free_bytes:

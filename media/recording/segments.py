@@ -19,7 +19,7 @@ import av
 
 from .folder import ClosedSegment, RecordingFolder, fsync_path, sha256_file
 from .frames import EncodedFrame, ts_diff, vp8_dimensions
-from .private_files import create_private_file
+from .private_files import open_private
 
 # (container format, file suffix, PyAV codec name used as the stream template)
 _FORMATS = {
@@ -53,12 +53,20 @@ class _Segment:
         template_container: Any = av.open(io.BytesIO(), "w", format=fmt)
         try:
             template = template_container.add_stream(template_codec)
+            # The muxer writes through a Python file: PyAV holds the GIL around FFmpeg's own
+            # file I/O (header, trailer, close), and a write that waits for the disk (behind
+            # the fsyncs of other tracks) would then stall the event loop; Python's file
+            # writes release it. Created private (0600) whatever the umask.
+            self.file = open_private(path)
             # Short clusters: the muxer holds a whole cluster in memory, and a full disk
             # must show up within a second, not at the next keyframe.
-            self.container: Any = av.open(
-                str(create_private_file(path)), "w", format=fmt,
-                container_options={"cluster_time_limit": "1000"},
-            )
+            try:
+                self.container: Any = av.open(
+                    self.file, "w", format=fmt, container_options={"cluster_time_limit": "1000"}
+                )
+            except BaseException:
+                self.file.close()
+                raise
             try:
                 self.stream: Any = self.container.add_stream_from_template(template)
                 ctx = self.stream.codec_context
@@ -73,7 +81,7 @@ class _Segment:
                         ctx.extradata = _h264_parameter_sets(first.data)
                 self.stream.time_base = Fraction(1, 1000)
             except BaseException:
-                self.container.close()
+                self.close()
                 raise
         finally:
             template_container.close()
@@ -93,7 +101,10 @@ class _Segment:
         return float(self.elapsed * self.time_base)
 
     def close(self) -> None:
-        self.container.close()
+        try:
+            self.container.close()
+        finally:
+            self.file.close()
 
 
 class SegmentWriter:

@@ -61,12 +61,14 @@ HearingFactory = Callable[..., Awaitable[Hearing]]
 
 @pytest.fixture
 async def make_hearing() -> AsyncIterator[HearingFactory]:
-    """Create hearings (``video_codec=...``); everything is closed after the test."""
+    """Create hearings (``video_codec=...``, ``max_video_kbps=...``); everything is closed
+    after the test."""
     hearings: list[Hearing] = []
 
-    async def make(video_codec: str = "vp8") -> Hearing:
+    async def make(video_codec: str = "vp8", max_video_kbps: int | None = None) -> Hearing:
         hub = SignalHub()
-        hearing = Hearing(HearingMedia("hearing-1", signal=hub, video_codec=video_codec), hub)
+        hearing = Hearing(HearingMedia("hearing-1", signal=hub, video_codec=video_codec,
+                                       max_video_kbps=max_video_kbps), hub)
         hearings.append(hearing)
         return hearing
 

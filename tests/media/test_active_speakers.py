@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiortc import RTCPeerConnection
 
 from tests.fixtures.voice import give_voice
@@ -86,3 +88,45 @@ async def test_audio_only_participant_hears_the_speaker_and_follows_a_new_one(
     hearing.media.set_receive_video("villager", True)
     await audio_advances(villager, "lawyer", ONE_SECOND_OF_AUDIO)
     await audio_advances(villager, "judge", ONE_SECOND_OF_AUDIO)
+
+
+async def claim_loud(client: Client) -> None:
+    """Make ``client`` a modified page: it sends aiortc's silence (3-byte Opus frames) but
+    claims 0 dBov, the loudest level, in every packet's ssrc-audio-level."""
+
+    def attached() -> bool:
+        return any(t.sender.track is client.audio for t in client.pc.getTransceivers())
+
+    await eventually(attached, what=f"{client.participant_id} publishes its microphone")
+    sender = next(t.sender for t in client.pc.getTransceivers() if t.sender.track is client.audio)
+    encoded = sender._next_encoded_frame
+
+    async def loud(codec: Any) -> Any:
+        frame = await encoded(codec)
+        if frame is not None:
+            frame.audio_level = 0
+        return frame
+
+    sender._next_encoded_frame = loud  # type: ignore[method-assign]
+
+
+async def test_a_page_claiming_loud_silence_never_takes_a_speakers_slot(
+    make_hearing: HearingFactory,
+) -> None:
+    hearing = await make_hearing()
+    judge = await hearing.join("judge")
+    claimer = await hearing.join("claimer")
+    villager = await hearing.join("villager", publish=False)
+    await give_voice(judge, speaking=True)
+    await claim_loud(claimer)
+    await eventually(all_frames(villager, [judge, claimer], 10),
+                     what="the villager sees and hears both")
+
+    hearing.media.set_receive_video("villager", False)
+    await eventually(lambda: hearing.media.active_speakers == ("judge",),
+                     what="the judge, who speaks, is the only active speaker")
+    await audio_advances(villager, "judge", ONE_SECOND_OF_AUDIO // 2)  # in-flight audio drains
+    heard_claimer = villager.frames_from("claimer", "audio")
+    await audio_advances(villager, "judge", ONE_SECOND_OF_AUDIO * 2)
+    assert hearing.media.active_speakers == ("judge",)
+    assert villager.frames_from("claimer", "audio") == heard_claimer
