@@ -13,6 +13,8 @@ from .store import HearingStore
 log = logging.getLogger(__name__)
 
 ADMIN_ACTOR = "admin"
+# The server itself, when it acts on a rule (e.g. removing a page that floods).
+SERVER_ACTOR = "server"
 
 
 class AuditTrail:

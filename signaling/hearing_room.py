@@ -15,7 +15,7 @@ from typing import Any
 
 from media import MediaError, MediaPlane, StreamMap
 
-from .audit import ADMIN_ACTOR, AuditTrail
+from .audit import ADMIN_ACTOR, SERVER_ACTOR, AuditTrail
 from .court_record import CourtRecord
 from .errors import (
     Conflict,
@@ -391,10 +391,16 @@ class HearingRoom:
         presence = self._present.get(participant_id)
         if presence is None or presence.member is None:
             raise NotFound("no such participant is connected")
-        self._admitted.discard(participant_id)
-        await self._audit.record(self.hearing.id, "removed", actor_id,
-                                 participant_id=participant_id)
-        presence.member.terminate(Removed("a host removed you from the hearing"))
+        await self.expel(presence.member, Removed("a host removed you from the hearing"),
+                         actor_id=actor_id)
+
+    async def expel(self, member: RoomMember, error: Removed, *, actor_id: str = SERVER_ACTOR,
+                    **why: Any) -> None:
+        """Close a page and take its seat (a host's removal; by default the server's)."""
+        pid = member.participant.id
+        self._admitted.discard(pid)
+        await self._audit.record(self.hearing.id, "removed", actor_id, participant_id=pid, **why)
+        member.terminate(error)
 
     async def revoke(self, participant_id: str, reason: LinkRevoked | None = None) -> None:
         """The clerk revoked the link (or the workstation it came from): close any live page."""

@@ -179,8 +179,16 @@ class JoinPage {
       case "participation_alert":
         this.participation.handle(msg);
         break;
+      case "error":
+        // A message over its rate was dropped (docs/protocol.md, Message rates): say so, or
+        // the person would think their chat line went out.
+        if (msg.code === "rate_limited") {
+          const seconds = Math.max(1, Math.ceil(Number(msg.details?.retry_after_s) || 1));
+          this.view?.banner(t("hearing.rateLimited", { seconds }));
+        }
+        break;
       default:
-        // Non-fatal errors and unknown types: never answered.
+        // Other non-fatal errors and unknown types: never answered.
         break;
     }
   }
