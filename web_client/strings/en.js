@@ -209,6 +209,7 @@ export default {
   "admin.detail.endConfirm": "End the hearing for everyone?",
   "admin.detail.events": "Audit timeline",
   "admin.detail.noEvents": "No events.",
+  "admin.detail.moreEvents": "Show more events",
   "admin.detail.codec": "Codec: {codec}",
   "admin.stations": "Facility workstations",
   "admin.stations.name": "Workstation name",

@@ -209,6 +209,7 @@ export default {
   "admin.detail.endConfirm": "Отырысты барлығы үшін аяқтайсыз ба?",
   "admin.detail.events": "Оқиғалар журналы",
   "admin.detail.noEvents": "Оқиға жоқ.",
+  "admin.detail.moreEvents": "Тағы оқиғаларды көрсету",
   "admin.detail.codec": "Кодек: {codec}",
   "admin.stations": "Мекеме жұмыс орындары",
   "admin.stations.name": "Жұмыс орнының атауы",

@@ -209,6 +209,7 @@ export default {
   "admin.detail.endConfirm": "Завершить заседание для всех участников?",
   "admin.detail.events": "Журнал событий",
   "admin.detail.noEvents": "Событий нет.",
+  "admin.detail.moreEvents": "Показать ещё события",
   "admin.detail.codec": "Кодек: {codec}",
   "admin.stations": "Рабочие места учреждений",
   "admin.stations.name": "Название рабочего места",
