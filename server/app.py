@@ -98,8 +98,12 @@ async def openapi_document(request: web.Request) -> web.Response:
     return web.json_response(json.loads(OPENAPI_PATH.read_text()))
 
 
-def create_app(settings: Settings) -> web.Application:
-    """The aiohttp application for these settings; resources open on startup."""
+def create_app(settings: Settings, *, media: bool = True) -> web.Application:
+    """The aiohttp application for these settings; resources open on startup.
+
+    ``media=False`` runs signaling without the SFU (and so without recording): the load
+    bench measures what a page costs the signaling alone.
+    """
     app = web.Application(
         middlewares=[error_middleware, admin_auth_middleware],
         client_max_size=settings.max_body_bytes,
@@ -119,7 +123,8 @@ def create_app(settings: Settings) -> web.Application:
             recordings = RecordingService(settings, store)
             await recordings.recover()
             rooms = HearingRooms(store, audit, links,
-                                 media_factory=_media_factory(settings, recordings),
+                                 media_factory=_media_factory(settings, recordings)
+                                 if media else None,
                                  reconnect_grace_s=settings.reconnect_grace_s)
             app[STATE_KEY] = AppState(settings, store, audit, rooms, set())
             app[RECORDINGS_KEY] = recordings
