@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -226,8 +227,14 @@ async def run(pages: int, raises: int, work_dir: Path) -> dict[str, Any]:
             failed = [p for p in load.pages if p.failure]
             joined_s = time.monotonic() - started
             welcomed_s = max(p.welcomed or started for p in others) - started
-            await _until(lambda: all(len(p.roster) == pages for p in load.pages if not p.failure),
-                         120, "every page's roster to list everyone")
+            try:
+                await _until(lambda: all(len(p.roster) == pages
+                                         for p in load.pages if not p.failure),
+                             120, "every page's roster to list everyone")
+            except RuntimeError:
+                sizes = collections.Counter(len(p.roster) for p in load.pages)
+                print(f"roster sizes held by the pages: {dict(sizes)}", file=sys.stderr)
+                raise
             await asyncio.sleep(2.0)  # idle: outboxes drained, nothing in flight
             rss_after = load.rss
 

@@ -36,11 +36,11 @@ from .protocol import (
     muted_message,
     offer_message,
     record_message,
-    roster_message,
 )
 from .reconnection import ReconnectGrace
 from .room_member import Denied, HearingState, Replaced, RoomMember, Seat
 from .roster import Presence, role_permissions, roster_entry
+from .roster_fanout import RosterFanout
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class HearingRoom:
         # the audit records of what the media plane reports.
         self._tasks: set[asyncio.Task[Any]] = set()
         self._grace = ReconnectGrace(reconnect_grace_s, self._seat_lost)
+        self._roster_fanout = RosterFanout()
         self.links = ParticipantLinks(self, audit, clock=clock)
 
     def attach_media(self, media: MediaPlane) -> None:
@@ -492,16 +493,15 @@ class HearingRoom:
     def broadcast_roster(
         self, exclude: RoomMember | None = None, *, hosts_only: bool = False
     ) -> None:
-        """Send every page its view of the roster (hosts see the lobby and the numbers)."""
-        host_view = roster_message(self.roster(for_host=True))
-        public_view = roster_message(self.roster(for_host=False))
-        for presence in self._present.values():
-            if presence.member is None or presence.member is exclude:
-                continue
-            if presence.participant.role.is_host:
-                presence.member.send(host_view)
-            elif presence.participant.id in self._admitted and not hosts_only:
-                presence.member.send(public_view)
+        """Send every page its view of the roster (hosts see the lobby and the numbers);
+        ``exclude`` gets it in its welcome."""
+        readers = [
+            (p.member, p.participant.role.is_host) for p in self._present.values()
+            if p.member is not None and (p.participant.role.is_host
+                                         or p.participant.id in self._admitted)
+        ]
+        self._roster_fanout.send(readers, lambda for_host: self.roster(for_host=for_host),
+                                 welcomed=exclude, hosts_only=hosts_only)
 
     def _broadcast(self, message: PageMessage, *, admitted_only: bool) -> None:
         for pid, presence in self._present.items():

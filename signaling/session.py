@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -32,6 +31,7 @@ from .protocol import (
     ClientMessage,
     PageMessage,
     error_message,
+    message_text,
     parse_client_message,
     pong_message,
     welcome_message,
@@ -306,10 +306,9 @@ class ParticipantSession:
             if item is _Close:
                 await self._conn.close(self._end_error)
                 return
+            assert isinstance(item, dict)
             try:
-                await asyncio.wait_for(
-                    self._conn.send(json.dumps(item, separators=(",", ":"))), SEND_TIMEOUT_S
-                )
+                await asyncio.wait_for(self._conn.send(message_text(item)), SEND_TIMEOUT_S)
             except TimeoutError:
                 self._closing = True
                 self._end_error = SlowClient("the connection could not keep up and was closed")

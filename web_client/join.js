@@ -157,6 +157,10 @@ class JoinPage {
         this.roster = Array.isArray(msg.participants) ? msg.participants : [];
         this.view?.setRoster(this.roster);
         break;
+      case "roster_update":
+        this.roster = updatedRoster(this.roster, msg);
+        this.view?.setRoster(this.roster);
+        break;
       case "chat":
         this.view?.addChat(msg);
         break;
@@ -432,3 +436,16 @@ class JoinPage {
 }
 
 new JoinPage(takeToken()).start();
+
+/** The roster after a `roster_update`: changed entries in place, new ones last, gone ones out. */
+function updatedRoster(roster, msg) {
+  const changed = new Map((Array.isArray(msg.participants) ? msg.participants : [])
+    .map((p) => [p.id, p]));
+  const left = new Set(Array.isArray(msg.left) ? msg.left : []);
+  const kept = roster.filter((p) => !left.has(p.id)).map((p) => {
+    const next = changed.get(p.id);
+    changed.delete(p.id);
+    return next || p;
+  });
+  return [...kept, ...changed.values()];
+}
