@@ -239,6 +239,7 @@ async def run(pages: int, raises: int, work_dir: Path) -> dict[str, Any]:
             rss_after = load.rss
 
             latencies: list[float] = []
+            rounds: list[tuple[float, float, float]] = []  # first, median, last page (ms)
             missed = 0
             for round_no in range(raises):
                 raiser = others[(round_no * 37) % len(others)]
@@ -251,7 +252,10 @@ async def run(pages: int, raises: int, work_dir: Path) -> dict[str, Any]:
                 with contextlib.suppress(RuntimeError):
                     await _until(lambda ws=watchers: all(p.seen_at for p in ws), 60,
                                  "every page to see the hand")
-                latencies += [p.seen_at - sent for p in watchers if p.seen_at]
+                this_round = sorted(p.seen_at - sent for p in watchers if p.seen_at)
+                latencies += this_round
+                rounds.append((1000 * this_round[0], 1000 * this_round[len(this_round) // 2],
+                               1000 * this_round[-1]))
                 missed += sum(1 for p in watchers if not p.seen_at)
                 for page in watchers:
                     page.watch = None
@@ -270,6 +274,8 @@ async def run(pages: int, raises: int, work_dir: Path) -> dict[str, Any]:
                 "fanout_p50_ms": round(1000 * statistics.median(latencies), 1),
                 "fanout_p95_ms": round(1000 * _percentile(latencies, 0.95), 1),
                 "fanout_max_ms": round(1000 * max(latencies), 1),
+                "fanout_rounds_first_median_last_ms": [
+                    [round(v) for v in r] for r in rounds],
             }
         finally:
             await load.close()

@@ -500,7 +500,7 @@ class HearingRoom:
             if p.member is not None and (p.participant.role.is_host
                                          or p.participant.id in self._admitted)
         ]
-        self._roster_fanout.send(readers, lambda for_host: self.roster(for_host=for_host),
+        self._roster_fanout.send(readers, lambda: self.roster(for_host=True),
                                  welcomed=exclude, hosts_only=hosts_only)
 
     def _broadcast(self, message: PageMessage, *, admitted_only: bool) -> None:

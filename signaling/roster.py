@@ -63,6 +63,19 @@ def roster_entry(
     return entry
 
 
+# What roster_entry adds for hosts only.
+_HOST_ONLY = ("quality_stats", "participation_alert")
+
+
+def public_entries(host_entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The roster as others see it, from the hosts' view: no lobby, no figures behind the
+    quality level (as ``roster_entry`` with ``for_host=False``, without building it again)."""
+    return [
+        {k: v for k, v in entry.items() if k not in _HOST_ONLY}
+        for entry in host_entries if entry["state"] != Seat.LOBBY.value
+    ]
+
+
 def role_permissions(participant: Participant, *, can_record: bool) -> list[str]:
     """What a participant's role allows in a room (``record`` only where a recorder runs)."""
     perms = ["chat", "hand"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from .protocol import roster_message, roster_update_message
 from .room_member import RoomMember
+from .roster import public_entries
 
 Entries = list[dict[str, Any]]
 
@@ -31,7 +32,7 @@ class RosterFanout:
     def send(
         self,
         readers: Sequence[tuple[RoomMember, bool]],
-        roster: Callable[[bool], Entries],
+        host_roster: Callable[[], Entries],
         *,
         welcomed: RoomMember | None = None,
         hosts_only: bool = False,
@@ -44,8 +45,9 @@ class RosterFanout:
         views = (True,) if hosts_only else (True, False)
         full: dict[bool, dict[str, Any]] = {}
         update: dict[bool, dict[str, Any] | None] = {}
+        host_entries = host_roster()
         for view in views:
-            entries = roster(view)
+            entries = host_entries if view else public_entries(host_entries)
             full[view] = roster_message(entries)
             update[view] = self._change(view, entries)
         holding: set[RoomMember] = set()

@@ -308,7 +308,10 @@ class ParticipantSession:
                 return
             assert isinstance(item, dict)
             try:
-                await asyncio.wait_for(self._conn.send(message_text(item)), SEND_TIMEOUT_S)
+                # A timeout scope, not wait_for: no task per frame, and a fan-out to a
+                # thousand pages sends a thousand frames.
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await self._conn.send(message_text(item))
             except TimeoutError:
                 self._closing = True
                 self._end_error = SlowClient("the connection could not keep up and was closed")
