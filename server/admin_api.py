@@ -22,7 +22,11 @@ from signaling.model import (
     new_id,
     utc_now,
 )
+from signaling.retention import LegalHold
+from signaling.store import COURT_TIMELINE
 
+from .admin_tokens import admin_actor
+from .legal_hold_api import retention_json
 from .request_body import (
     check_fields,
     datetime_field,
@@ -61,7 +65,7 @@ async def _hearing_or_404(state: AppState, hearing_id: str) -> Hearing:
 @routes.get("/api/whoami")
 async def whoami(request: web.Request) -> web.Response:
     """Lets the clerk page check a token at sign-in."""
-    return web.json_response({"role": "admin"})
+    return web.json_response({"role": "admin", "name": admin_actor(request)})
 
 
 @routes.post("/api/hearings")
@@ -101,13 +105,14 @@ async def create_hearing(request: web.Request) -> web.Response:
         raise InvalidRequest("starts_at is more than three years ahead", code="too_far_ahead",
                              field="starts_at")
     await state.store.add_hearing(hearing)
-    await state.audit.record(hearing.id, "hearing_scheduled", "admin",
+    await state.audit.record(hearing.id, "hearing_scheduled", admin_actor(request),
                              case_number=hearing.case_number)
-    return web.json_response(_hearing_json(state, hearing), status=201)
+    return web.json_response(_hearing_json(state, hearing, None), status=201)
 
 
-def _hearing_json(state: AppState, hearing: Hearing) -> dict[str, Any]:
+def _hearing_json(state: AppState, hearing: Hearing, hold: LegalHold | None) -> dict[str, Any]:
     body = hearing.to_json()
+    body.update(retention_json(state, hearing, hold))
     body["state"] = state.rooms.state_of(hearing).value
     room = state.rooms.get(hearing.id)
     body["connected"] = len(room.connected_ids()) if room else 0
@@ -126,7 +131,9 @@ async def list_hearings(request: web.Request) -> web.Response:
     if start and end and end <= start:
         raise InvalidRequest("'to' must be after 'from'", code="invalid_range")
     hearings = await state.store.list_hearings(start, end)
-    return web.json_response({"hearings": [_hearing_json(state, h) for h in hearings]})
+    holds = {hold.hearing_id: hold for hold in await state.store.list_legal_holds()}
+    return web.json_response(
+        {"hearings": [_hearing_json(state, h, holds.get(h.id)) for h in hearings]})
 
 
 @routes.get("/api/hearings/{hearing_id}")
@@ -142,7 +149,7 @@ async def get_hearing(request: web.Request) -> web.Response:
         entry["connected"] = seat is not None
         entry["state"] = seat.value if seat else "offline"
         participants.append(entry)
-    body = _hearing_json(state, hearing)
+    body = _hearing_json(state, hearing, await state.store.get_legal_hold(hearing.id))
     body["participants"] = participants
     return web.json_response(body)
 
@@ -167,9 +174,9 @@ async def add_participant(request: web.Request) -> web.Response:
         station_id=station_id,
     )
     await state.store.add_participant(participant)
-    await state.audit.record(hearing.id, "participant_invited", "admin",
+    await state.audit.record(hearing.id, "participant_invited", admin_actor(request),
                              participant_id=participant.id, role=role.value)
-    await record_assignment(state, participant)
+    await record_assignment(state, participant, admin_actor(request))
     token = state.rooms.links.issue(hearing, participant, utc_now())
     # The token sits in the fragment: browsers send neither it nor a Referer with it.
     join_url = f"{_public_base(request, state)}/join#{token}"
@@ -198,7 +205,8 @@ async def revoke_participant(request: web.Request) -> web.Response:
     """Revoke a participant's link at once; a live page is closed."""
     state = app_state(request)
     hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
-    participant = await state.rooms.revoke(hearing.id, request.match_info["participant_id"])
+    participant = await state.rooms.revoke(hearing.id, request.match_info["participant_id"],
+                                           admin=admin_actor(request))
     return web.json_response(participant.public_json())
 
 
@@ -208,8 +216,9 @@ async def end_hearing(request: web.Request) -> web.Response:
     state = app_state(request)
     hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
     if hearing.ended_at is None:
-        hearing = await state.rooms.end(hearing.id)
-    return web.json_response(_hearing_json(state, hearing))
+        hearing = await state.rooms.end(hearing.id, admin=admin_actor(request))
+    return web.json_response(
+        _hearing_json(state, hearing, await state.store.get_legal_hold(hearing.id)))
 
 
 # A page of the timeline: a flooded hearing's thousands of events must not be one answer.
@@ -246,3 +255,11 @@ async def hearing_events(request: web.Request) -> web.Response:
         "events": [e.to_json() for e in events],
         "next": after + len(events) if more else None,
     })
+
+
+@routes.get("/api/audit")
+async def court_events(request: web.Request) -> web.Response:
+    """The court-wide timeline: admin tokens created and revoked, legal holds, and what the
+    retention sweep deleted (which outlives the hearings it names)."""
+    events = await app_state(request).store.list_events(COURT_TIMELINE)
+    return web.json_response({"events": [e.to_json() for e in events]})

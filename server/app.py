@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp import WSCloseCode, web
@@ -13,30 +13,36 @@ from aiohttp.typedefs import Handler
 
 from media import HearingMedia, MediaSignal
 from signaling.audit import AuditTrail
-from signaling.errors import InternalError, NotFound, QashyqError, RequestTooLarge
+from signaling.errors import (
+    InternalError,
+    NotAuthenticated,
+    NotFound,
+    QashyqError,
+    RequestTooLarge,
+)
 from signaling.hearing_rooms import HearingRooms, MediaFactory, RoomMedia
 from signaling.links import LinkPolicy, LinkSigner
-from signaling.model import Hearing
+from signaling.model import Hearing, utc_now
+from signaling.retention import RetentionRule
 from signaling.store_opening import open_store
 
-from . import admin_api, recording_api, stations_api
-from .admin_tokens import check_bearer
+from . import admin_api, legal_hold_api, recording_api, stations_api
+from .admin_tokens import ADMIN_TOKEN_KEY, check_bearer
+from .auth_failures import AUTH_FAILURES_KEY, AuthFailures
 from .config import Settings
 from .error_codes import http_status
 from .ice import sfu_ice_servers
 from .metrics import metrics_endpoint
 from .pages import SECURITY_HEADERS, add_page_routes
 from .recordings import RECORDINGS_KEY, RecordingService
+from .retention_sweep import RETENTION_KEY, RetentionSweep
+from .route_access import Access, access, required_access
 from .state import STATE_KEY, AppState
 from .ws_endpoint import signaling_socket
 
 log = logging.getLogger(__name__)
 
 OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
-# Readable without a token: the API's own description; enrolment carries its own code.
-PUBLIC_API_PATHS = frozenset(
-    {"/api/openapi.json", stations_api.ENROL_PATH, recording_api.KEYS_PATH}
-)
 
 
 def _error_response(error: QashyqError) -> web.Response:
@@ -71,18 +77,22 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def admin_auth_middleware(
     request: web.Request, handler: Handler
 ) -> web.StreamResponse:
-    """Every admin endpoint (``/api/*``, ``/metrics``) needs a bearer admin token.
+    """Check the credential the matched route asks for (``server.route_access``): an admin
+    token for the admin API and ``/metrics``, a station credential for ``/api/station/*``.
 
-    ``/api/station/*`` is the workstations' API: a station credential instead, never an
-    admin token.
+    The admin token is remembered on the request: its name is the audit actor. Failed admin
+    authentications are counted and logged (``server.auth_failures``).
     """
-    path = request.path
-    if path.startswith(stations_api.STATION_API_PREFIX):
+    needed = required_access(request)
+    if needed is Access.ADMIN:
+        try:
+            request[ADMIN_TOKEN_KEY] = await check_bearer(
+                request.app[STATE_KEY].store, request.headers.get("Authorization"))
+        except NotAuthenticated as error:
+            request.app[AUTH_FAILURES_KEY].note(error.code, request.remote)
+            raise
+    elif needed is Access.STATION:
         await stations_api.authenticate_station(request)
-    elif recording_api.is_download_path(path):
-        pass  # admin or the hearing's clerk: checked by the download itself
-    elif (path.startswith("/api/") or path == "/metrics") and path not in PUBLIC_API_PATHS:
-        await check_bearer(request.app[STATE_KEY].store, request.headers.get("Authorization"))
     return await handler(request)
 
 
@@ -93,16 +103,20 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         response.headers.setdefault("Cache-Control", "no-store")
 
 
+@access(Access.PUBLIC)
 async def openapi_document(request: web.Request) -> web.Response:
     """The admin API's OpenAPI 3.1 description."""
     return web.json_response(json.loads(OPENAPI_PATH.read_text()))
 
 
-def create_app(settings: Settings, *, media: bool = True) -> web.Application:
+def create_app(
+    settings: Settings, clock: Callable[[], datetime] = utc_now, *, media: bool = True
+) -> web.Application:
     """The aiohttp application for these settings; resources open on startup.
 
-    ``media=False`` runs signaling without the SFU (and so without recording): the load
-    bench measures what a page costs the signaling alone.
+    ``clock`` is the retention sweep's (a test moves it forward by months). ``media=False``
+    runs signaling without the SFU (and so without recording): the load bench measures what
+    a page costs the signaling alone.
     """
     app = web.Application(
         middlewares=[error_middleware, admin_auth_middleware],
@@ -126,9 +140,18 @@ def create_app(settings: Settings, *, media: bool = True) -> web.Application:
                                  media_factory=_media_factory(settings, recordings)
                                  if media else None,
                                  reconnect_grace_s=settings.reconnect_grace_s)
+            await rooms.resume()
             app[STATE_KEY] = AppState(settings, store, audit, rooms, set())
             app[RECORDINGS_KEY] = recordings
+            sweep = None
+            if settings.retention_days is not None:
+                sweep = RetentionSweep(RetentionRule(settings.retention_days), store, rooms,
+                                       recordings, clock)
+                app[RETENTION_KEY] = sweep
+                sweep.start()
             yield
+            if sweep is not None:
+                await sweep.close()
             await rooms.close()
             await recordings.close()
         finally:
@@ -136,8 +159,11 @@ def create_app(settings: Settings, *, media: bool = True) -> web.Application:
 
     async def close_sockets(app: web.Application) -> None:
         for ws in list(app[STATE_KEY].sockets):
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+            # Pages reconnect by themselves and say why meanwhile; the seats are kept
+            # (``LiveHearing``), so a restart brings everyone back where they sat.
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server_restarting")
 
+    app[AUTH_FAILURES_KEY] = AuthFailures()
     app.cleanup_ctx.append(resources)
     app.on_shutdown.append(close_sockets)
     app.on_response_prepare.append(_security_headers)
@@ -146,6 +172,7 @@ def create_app(settings: Settings, *, media: bool = True) -> web.Application:
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_get("/healthz", _health)
     app.router.add_routes(admin_api.routes)
+    app.router.add_routes(legal_hold_api.routes)
     app.router.add_routes(stations_api.routes)
     app.router.add_routes(recording_api.routes)
     add_page_routes(app)

@@ -45,6 +45,8 @@ class Settings:
     log_level: str = "INFO"
     # Fixed in production (docs/protocol.md); a test may lift one to fill a page's outbox.
     message_rates: MessageRates = DEFAULT_MESSAGE_RATES
+    # Hearings (and their recordings) are deleted this many days after they end; None: kept.
+    retention_days: int | None = None
 
     @property
     def base_url(self) -> str:
@@ -94,6 +96,8 @@ class Settings:
             log_level=reader.choice(
                 "QASHYQ_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
+            retention_days=reader.integer("QASHYQ_RETENTION_DAYS", 0, 1, 100 * 366)
+            if env.get("QASHYQ_RETENTION_DAYS", "").strip() else None,
         )
         if settings.turn_urls and not settings.turn_secret:
             raise ConfigError("QASHYQ_TURN_SECRET must be set when QASHYQ_TURN_URLS is")

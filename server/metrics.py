@@ -6,6 +6,7 @@ from aiohttp import web
 
 from media import render_prometheus
 
+from .auth_failures import AUTH_FAILURES_KEY
 from .state import app_state
 
 
@@ -23,6 +24,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
         "# HELP qashyq_lobby_participants Participants waiting in a lobby on this node.",
         "# TYPE qashyq_lobby_participants gauge",
         f"qashyq_lobby_participants {sum(len(r.lobby_ids()) for r in rooms)}",
+        *request.app[AUTH_FAILURES_KEY].prometheus(),
     ]
     media = [room.media.metrics() for room in rooms if room.media is not None]
     text = "\n".join(lines) + "\n" + render_prometheus(media)

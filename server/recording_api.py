@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import hashlib
 import io
-import re
 import shutil
 import threading
 import zipfile
@@ -21,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import CIMultiDict
 
 from media.recording.folder import (
     COMPOSITE,
@@ -36,13 +36,15 @@ from signaling.errors import Conflict, Forbidden, LinkInvalid, NotAuthenticated,
 from signaling.model import Role
 
 from .admin_tokens import TOKEN_PREFIX, check_bearer
+from .auth_failures import AUTH_FAILURES_KEY
+from .bearer import bearer_credential
 from .recordings import RECORDINGS_KEY, RecordingService
+from .route_access import Access, access
 from .state import app_state
 
 routes = web.RouteTableDef()
 
 KEYS_PATH = "/api/keys"
-_DOWNLOAD = re.compile(r"^/api/hearings/[^/]+/recording(/[^/]*)?$")
 # The single files a browser may fetch (the composite plays with Range requests).
 SINGLE_FILES = {
     COMPOSITE: "video/mp4",
@@ -54,16 +56,12 @@ _DOWNLOADABLE = (RecordingState.READY, RecordingState.FAILED, RecordingState.INC
 ZIP_CHUNKS = 8
 
 
-def is_download_path(path: str) -> bool:
-    """Paths that check their own credentials (admin or the hearing's clerk)."""
-    return bool(_DOWNLOAD.match(path))
-
-
 def _service(request: web.Request) -> RecordingService:
     return request.app[RECORDINGS_KEY]
 
 
 @routes.get(KEYS_PATH)
+@access(Access.PUBLIC)
 async def public_keys(request: web.Request) -> web.Response:
     """The public key recordings are signed with (no token needed)."""
     key = _service(request).key
@@ -112,20 +110,18 @@ def _finished_folder(service: RecordingService, hearing_id: str) -> RecordingFol
 
 
 async def _authorize(request: web.Request, hearing_id: str) -> str:
-    """The downloader: ``admin`` or the clerk's participant id."""
+    """The downloader: the admin token's name or the clerk's participant id."""
     state = app_state(request)
     header = request.headers.get("Authorization")
-    if not header:
-        raise NotAuthenticated(
-            "sign in: send 'Authorization: Bearer <admin token or clerk link token>'"
-        )
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
+    token = bearer_credential(
+        header, missing="sign in: send 'Authorization: Bearer <admin token or clerk link token>'"
+    )
     if token.startswith(TOKEN_PREFIX):
-        await check_bearer(state.store, header)
-        return "admin"
-    if scheme.lower() != "bearer" or not token:
-        raise NotAuthenticated("the token is malformed")
+        try:
+            return (await check_bearer(state.store, header)).name
+        except NotAuthenticated as error:
+            request.app[AUTH_FAILURES_KEY].note(error.code, request.remote)
+            raise
     claims = state.rooms.links.verify(token, _within_link_window(token))
     participant = await state.store.get_participant(claims.hearing_id, claims.participant_id)
     if participant is None or participant.link_id != claims.link_id or participant.revoked:
@@ -145,13 +141,48 @@ def _within_link_window(token: str) -> datetime:
         raise LinkInvalid("the link is malformed") from None
 
 
+def byte_range(request: web.Request) -> dict[str, int | None] | None:
+    """The byte range a download serves, as the audit keeps it; None: the whole file.
+
+    RFC 9110 §14.2: a Range in another unit than bytes is ignored, and so is one this
+    server does not parse (several ranges, digits beyond reason, an end before the start).
+    The audit keeps these figures, never the header's text: it is the caller's to write.
+    """
+    if hdrs.RANGE not in request.headers:
+        return None
+    try:
+        served = request.http_range
+    except ValueError:
+        return None
+    start, stop = served.start, served.stop
+    if start is not None and start < 0:
+        return {"suffix_length": -start}
+    return {"first": start, "last": None if stop is None else stop - 1}
+
+
+class _RecordFile(web.FileResponse):
+    """A file of the record; a Range header the download ignores never reaches aiohttp,
+    which would answer it with 416 instead of the whole file."""
+
+    def __init__(self, path: Path, *, honour_range: bool, headers: dict[str, str]) -> None:
+        super().__init__(path, headers=headers)
+        self._honour_range = honour_range
+
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        if not self._honour_range and hdrs.RANGE in request.headers:
+            headers = CIMultiDict(request.headers)
+            del headers[hdrs.RANGE]
+            request = request.clone(headers=headers)
+        return await super().prepare(request)
+
+
 async def _audit_download(request: web.Request, folder: RecordingFolder, actor: str,
-                          what: str) -> None:
+                          what: str, served: dict[str, int | None] | None = None) -> None:
     manifest = folder.path / MANIFEST
     digest = await asyncio.to_thread(_sha256, manifest)
     await app_state(request).audit.record(
         folder.hearing_id, "recording_downloaded", actor, what=what, manifest_sha256=digest,
-        range=request.headers.get("Range"),
+        range=served,
     )
 
 
@@ -163,6 +194,7 @@ def _sha256(path: Path) -> str | None:
 
 
 @routes.get("/api/hearings/{hearing_id}/recording/{name}")
+@access(Access.OWN_CHECK)  # admin or the hearing's clerk
 async def download_file(request: web.Request) -> web.StreamResponse:
     """One file of the record; the composite supports Range so it plays in a browser."""
     hearing_id, name = request.match_info["hearing_id"], request.match_info["name"]
@@ -173,8 +205,9 @@ async def download_file(request: web.Request) -> web.StreamResponse:
     path = folder.path / name
     if not path.is_file():
         raise NotFound(f"this recording has no {name}")
-    await _audit_download(request, folder, actor, name)
-    return web.FileResponse(path, headers={
+    served = byte_range(request)
+    await _audit_download(request, folder, actor, name, served)
+    return _RecordFile(path, honour_range=served is not None, headers={
         "Content-Type": SINGLE_FILES[name],
         "Content-Disposition": f'inline; filename="{hearing_id}-{name}"',
         "Cache-Control": "no-store",
@@ -182,6 +215,7 @@ async def download_file(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/api/hearings/{hearing_id}/recording")
+@access(Access.OWN_CHECK)  # admin or the hearing's clerk
 async def download_zip(request: web.Request) -> web.StreamResponse:
     """The whole record as a zip, streamed as it is written (never held in memory)."""
     hearing_id = request.match_info["hearing_id"]

@@ -26,6 +26,7 @@ from media.recording.composite import CompositeResult, RenderCancelled, render_c
 from media.recording.folder import COMPOSITE, RecordingFolder, valid_hearing_id
 from media.recording.hearing_recorder import HearingRecorder
 from media.recording.manifest import RecordingKey, verify, write_manifest
+from media.recording.private_files import private_dir
 from media.recording.status import CompositeInfo, RecordingState, RecordingStatus, VerifyReport
 from signaling.model import Hearing
 from signaling.store import HearingStore
@@ -70,7 +71,7 @@ class RecordingService:
     async def recover(self) -> None:
         """After a restart: recordings cut off mid-hearing become incomplete (their closed
         segments are signed and stay playable); interrupted after-hearing jobs run again."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         for path in sorted(self.root.iterdir()):
             if not path.is_dir() or not valid_hearing_id(path.name):
                 continue

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from signaling.errors import InvalidRequest, RequestTooLarge
+from signaling.json_input import load_json
+
+# Dates outside these years are typing mistakes or probes; inside them every sum the server
+# makes (an end, a link window, a day of listings) stays within Python's calendar.
+MIN_YEAR, MAX_YEAR = 1970, 2999
 
 
 async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, Any]:
@@ -18,10 +22,7 @@ async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, An
     body = await request.content.read(max_bytes + 1)
     if len(body) > max_bytes:
         raise RequestTooLarge(f"the request body may be at most {max_bytes} bytes")
-    try:
-        data = json.loads(body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise InvalidRequest("the request body is not valid JSON", code="bad_json") from None
+    data = load_json(body or b"null", what="the request body")
     if not isinstance(data, dict):
         raise InvalidRequest("the request body must be a JSON object", code="bad_json")
     return data
@@ -58,7 +59,7 @@ def int_field(data: dict[str, Any], name: str) -> int:
 
 
 def datetime_field(data: dict[str, Any], name: str) -> datetime:
-    """An ISO 8601 date and time with a UTC offset; impossible dates are refused."""
+    """An ISO 8601 date and time with a UTC offset, from 1970 to 2999; others are refused."""
     raw = string_field(data, name)
     try:
         value = datetime.fromisoformat(raw)
@@ -70,6 +71,13 @@ def datetime_field(data: dict[str, Any], name: str) -> datetime:
         ) from None
     if value.tzinfo is None:
         raise InvalidRequest(f"{name} must include a UTC offset, such as +05:00",
+                             code="invalid_date", field=name)
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before the first day Python knows
+        year = 0
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise InvalidRequest(f"{name} must lie between the years {MIN_YEAR} and {MAX_YEAR}",
                              code="invalid_date", field=name)
     return value
 

@@ -26,13 +26,13 @@ async def assignable_station_id(store: HearingStore, raw: object) -> str | None:
 
 
 async def record_assignment(
-    state: AppState, participant: Participant, previous: str | None = None
+    state: AppState, participant: Participant, actor: str, previous: str | None = None
 ) -> None:
     """Audit a change of a participant's workstation in the hearing's timeline."""
     if participant.station_id is not None:
-        await state.audit.record(participant.hearing_id, "station_assigned", "admin",
+        await state.audit.record(participant.hearing_id, "station_assigned", actor,
                                  participant_id=participant.id,
                                  station_id=participant.station_id)
     elif previous is not None:
-        await state.audit.record(participant.hearing_id, "station_unassigned", "admin",
+        await state.audit.record(participant.hearing_id, "station_unassigned", actor,
                                  participant_id=participant.id, station_id=previous)

@@ -38,7 +38,10 @@ from signaling.station import Station, station_id_of_code, station_id_of_credent
 
 from .admin_api import _public_base, _qr_svg
 from .admin_tokens import TOKEN_PREFIX as ADMIN_TOKEN_PREFIX
+from .admin_tokens import admin_actor
+from .bearer import bearer_credential
 from .request_body import check_fields, query_datetime, read_json_object, string_field
+from .route_access import Access, access
 from .state import AppState, app_state
 from .station_assignment import assignable_station_id, record_assignment
 
@@ -59,15 +62,12 @@ routes = web.RouteTableDef()
 async def authenticate_station(request: web.Request) -> None:
     """Check the station credential of a ``/api/station/`` request and remember the station.
 
-    Called by the server's auth middleware in place of the admin check.
+    Called by the server's auth middleware for routes marked ``Access.STATION``.
     """
-    header = request.headers.get("Authorization")
-    if not header:
-        raise NotAuthenticated("this workstation is not enrolled: send its station credential")
-    scheme, _, credential = header.partition(" ")
-    credential = credential.strip()
-    if scheme.lower() != "bearer":
-        raise NotAuthenticated("send 'Authorization: Bearer <station credential>'")
+    credential = bearer_credential(
+        request.headers.get("Authorization"),
+        missing="this workstation is not enrolled: send its station credential",
+    )
     if credential.startswith(ADMIN_TOKEN_PREFIX):
         raise WrongCredentialKind(
             "admin tokens are not accepted here; this endpoint needs a station credential"
@@ -108,6 +108,7 @@ async def _with_qr(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @routes.post(ENROL_PATH)
+@access(Access.PUBLIC)  # the enrolment code is the credential
 async def enrol_station(request: web.Request) -> web.Response:
     """A workstation exchanges its one-time enrolment code for its station credential."""
     state = app_state(request)
@@ -120,7 +121,13 @@ async def enrol_station(request: web.Request) -> web.Response:
                                    reason="unknown")
     now = utc_now()
     enrolled, credential = station.enrolled(code, now)
-    await state.store.save_station(enrolled)
+    # Of concurrent exchanges of one code, only the first write wins: every other one read
+    # the code's station before it was used, and must not hand out a credential.
+    if not await state.store.replace_station(station, enrolled):
+        raise EnrolmentCodeInvalid(
+            "the enrolment code was already used or replaced; ask the clerk for a new link",
+            reason="used",
+        )
     await state.audit.record(station.id, "station_enrolled", "station",
                              user_agent=request.headers.get("User-Agent", "")[:200])
     return web.json_response(
@@ -142,7 +149,7 @@ async def create_station(request: web.Request) -> web.Response:
         ENROLMENT_VALID_FOR,
     )
     await state.store.add_station(station)
-    await state.audit.record(station.id, "station_created", "admin", name=station.name,
+    await state.audit.record(station.id, "station_created", admin_actor(request), name=station.name,
                              facility=station.facility)
     return web.json_response(
         await _with_qr(_enrolment_body(request, state, station, code)), status=201
@@ -172,9 +179,13 @@ async def new_enrolment_code(request: web.Request) -> web.Response:
     """A fresh one-time enrolment link (e.g. the workstation's browser was reset)."""
     state = app_state(request)
     station = await _station_or_404(state, request.match_info["station_id"])
-    station, code = station.with_new_enrolment_code(utc_now(), ENROLMENT_VALID_FOR)
-    await state.store.save_station(station)
-    await state.audit.record(station.id, "station_enrolment_issued", "admin")
+    renewed, code = station.with_new_enrolment_code(utc_now(), ENROLMENT_VALID_FOR)
+    # Not a blind save: it would undo an enrolment that happened since the read, and the
+    # workstation would hold a credential that no longer works.
+    if not await state.store.replace_station(station, renewed):
+        raise Conflict("the workstation changed meanwhile (enrolled or revoked); try again")
+    station = renewed
+    await state.audit.record(station.id, "station_enrolment_issued", admin_actor(request))
     return web.json_response(await _with_qr(_enrolment_body(request, state, station, code)))
 
 
@@ -186,12 +197,12 @@ async def revoke_station(request: web.Request) -> web.Response:
     if not station.revoked:
         station = station.revoked_now(utc_now())
         await state.store.save_station(station)
-        await state.audit.record(station.id, "station_revoked", "admin")
-    await _close_live_pages(state, station.id)
+        await state.audit.record(station.id, "station_revoked", admin_actor(request))
+    await _close_live_pages(state, station.id, admin_actor(request))
     return web.json_response(station.public_json(utc_now()))
 
 
-async def _close_live_pages(state: AppState, station_id: str) -> None:
+async def _close_live_pages(state: AppState, station_id: str, actor: str) -> None:
     """Close every connected page of a participant assigned to this station."""
     for room in state.rooms.live_rooms():
         connected = set(room.connected_ids())
@@ -202,7 +213,7 @@ async def _close_live_pages(state: AppState, station_id: str) -> None:
                 await room.revoke(
                     participant.id, StationRevoked("this workstation was revoked by the court")
                 )
-                await state.audit.record(room.hearing.id, "station_revoked", "admin",
+                await state.audit.record(room.hearing.id, "station_revoked", actor,
                                          participant_id=participant.id, station_id=station_id)
 
 
@@ -238,7 +249,7 @@ async def assign_station(request: web.Request) -> web.Response:
         previous = participant.station_id
         participant = dataclasses.replace(participant, station_id=station_id)
         await state.store.save_participant(participant)
-        await record_assignment(state, participant, previous)
+        await record_assignment(state, participant, admin_actor(request), previous)
     return web.json_response(participant.public_json())
 
 
@@ -254,6 +265,7 @@ def _assigned(participants: list[Participant], station_id: str) -> list[Particip
 
 
 @routes.get(STATION_API_PREFIX + "hearings")
+@access(Access.STATION)
 async def station_hearings(request: web.Request) -> web.Response:
     """The hearings this workstation joins in ``[from, to)`` (default: today in UTC)."""
     state = app_state(request)
@@ -290,6 +302,7 @@ async def station_hearings(request: web.Request) -> web.Response:
 
 
 @routes.post(STATION_API_PREFIX + "hearings/{hearing_id}/join")
+@access(Access.STATION)
 async def station_join(request: web.Request) -> web.Response:
     """A fresh participant link for the seat this workstation holds in the hearing."""
     state = app_state(request)

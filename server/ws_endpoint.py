@@ -10,6 +10,7 @@ from aiohttp import WSMsgType, web
 
 from signaling.errors import MessageTooLarge, QashyqError
 from signaling.protocol import MAX_MESSAGE_BYTES
+from signaling.room_member import PageClient
 from signaling.session import ParticipantSession
 
 from .error_codes import ws_close_code
@@ -90,6 +91,7 @@ async def signaling_socket(request: web.Request) -> web.StreamResponse:
             heartbeat_s=state.settings.heartbeat_s,
             hello_timeout_s=state.settings.hello_timeout_s,
             message_rates=state.settings.message_rates,
+            client=PageClient(request.remote, request.headers.get("User-Agent")),
         )
         await session.run()
     finally:

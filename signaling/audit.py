@@ -12,9 +12,8 @@ from .store import HearingStore
 
 log = logging.getLogger(__name__)
 
+# The actor of an admin action when no token name is known (tokens from before names).
 ADMIN_ACTOR = "admin"
-# The server itself, when it acts on a rule (e.g. removing a page that floods).
-SERVER_ACTOR = "server"
 
 
 class AuditTrail:
@@ -36,7 +35,8 @@ class AuditTrail:
             self._observers.remove(observer)
 
     async def record(self, hearing_id: str, kind: str, actor: str, **data: Any) -> AuditEvent:
-        """Append one event; ``actor`` is a participant id or ``admin``."""
+        """Append one event; ``actor`` is a participant id, an admin token's name, or a
+        named part of the server (``retention``, ``command-line``)."""
         event = AuditEvent(hearing_id=hearing_id, at=self._clock(), kind=kind, actor=actor,
                            data=data)
         await self._store.append_event(event)

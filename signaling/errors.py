@@ -11,6 +11,8 @@ code in one table, so no handler invents its own numbers::
     │   └── MessageTooLarge
     ├── NotAuthenticated        no or wrong admin token
     │   ├── WrongCredentialKind an admin token where a station credential belongs, or back
+    │   ├── AdminTokenExpired   an admin token past its expiry
+    │   ├── AdminTokenRevoked   an admin token revoked with ``qashyq admin-token --revoke``
     │   └── EnrolmentCodeInvalid a station's enrolment code: malformed, used or expired
     ├── LinkError               a participant link that cannot be used
     │   ├── LinkInvalid         bad signature, malformed, expired, alg none
@@ -92,6 +94,18 @@ class WrongCredentialKind(NotAuthenticated):
     """An admin token on a station endpoint, or a station credential on an admin one."""
 
     code = "wrong_credential_kind"
+
+
+class AdminTokenExpired(NotAuthenticated):
+    """An admin token past the expiry it was issued with."""
+
+    code = "admin_token_expired"
+
+
+class AdminTokenRevoked(NotAuthenticated):
+    """An admin token that was revoked."""
+
+    code = "admin_token_revoked"
 
 
 class EnrolmentCodeInvalid(NotAuthenticated):

@@ -9,43 +9,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
 from media import MediaError, MediaPlane, StreamMap
 
-from .audit import ADMIN_ACTOR, SERVER_ACTOR, AuditTrail
-from .court_record import CourtRecord
+from .audit import ADMIN_ACTOR, AuditTrail
+from .court_record import SERVER_ACTOR, CourtRecord
 from .errors import (
     Conflict,
     Forbidden,
     HearingEnded,
     InvalidRequest,
-    LinkRevoked,
     NotFound,
-    Removed,
 )
+from .live_hearing import LiveHearing
 from .model import Hearing, HearingKind, Participant, utc_now
+from .moderation import HostModeration
 from .participant_links import ParticipantLinks
 from .protocol import (
     PageMessage,
     admitted_message,
     chat_message,
     ended_message,
-    muted_message,
     offer_message,
+    page_replaced_message,
     record_message,
 )
 from .reconnection import ReconnectGrace
-from .room_member import Denied, HearingState, Replaced, RoomMember, Seat
-from .roster import Presence, role_permissions, roster_entry
+from .room_member import HearingState, Replaced, RoomMember, Seat
+from .roster import Presence, role_permissions, roster_entries
 from .roster_fanout import RosterFanout
+from .seats import RoomSeats
 
 log = logging.getLogger(__name__)
 
 
-class HearingRoom:
+class HearingRoom(HostModeration):
     """Live state of one hearing on this node."""
 
     def __init__(
@@ -54,22 +55,26 @@ class HearingRoom:
         audit: AuditTrail,
         clock: Callable[[], datetime] = utc_now,
         reconnect_grace_s: float = 60.0,
+        keep: Callable[[LiveHearing], Awaitable[None]] | None = None,
+        on_idle: Callable[[HearingRoom], None] | None = None,
     ) -> None:
         self.hearing = hearing
         self._audit = audit
         self._media: MediaPlane | None = None
         self._record: CourtRecord | None = None
         self._clock = clock
-        self._present: dict[str, Presence] = {}
-        # Admission survives a dropped connection: a reconnect does not go back to the lobby.
-        self._admitted: set[str] = set()
         self._state = HearingState.ENDED if hearing.ended_at else HearingState.SCHEDULED
+        self._opened_at: datetime | None = None
+        # Seats and the record outlive this process (``LiveHearing``): a restart resumes them.
+        self._keep = keep
+        # Nobody connected and nobody reconnecting: the owner may release the room.
+        self._on_idle = on_idle
         self._lock = asyncio.Lock()
         # Media starts run beside the session that caused them: a host admitting ten people
         # must not wait for ten ICE gatherings one after another. The room awaits them, and
         # the audit records of what the media plane reports.
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._grace = ReconnectGrace(reconnect_grace_s, self._seat_lost)
+        self._seats = RoomSeats(ReconnectGrace(reconnect_grace_s, self._seat_lost))
         self._roster_fanout = RosterFanout()
         self.links = ParticipantLinks(self, audit, clock=clock)
 
@@ -94,7 +99,7 @@ class HearingRoom:
 
     async def send_offer(self, participant_id: str, sdp: str, streams: StreamMap) -> None:
         """``MediaSignal``: relay the SFU's offer to the participant's page."""
-        presence = self._present.get(participant_id)
+        presence = self._seats.present.get(participant_id)
         if presence is not None and presence.member is not None:
             presence.member.send(offer_message(sdp, streams))
 
@@ -111,40 +116,23 @@ class HearingRoom:
 
     def presence(self, participant_id: str) -> Presence | None:
         """A participant known to the room, connected or not."""
-        return self._present.get(participant_id)
+        return self._seats.presence(participant_id)
 
     def seat_of(self, participant_id: str) -> Seat | None:
         """Where a connected participant sits, or None if not connected."""
-        presence = self._present.get(participant_id)
-        if presence is None or presence.member is None:
-            return None
-        return Seat.ADMITTED if participant_id in self._admitted else Seat.LOBBY
+        return self._seats.seat_of(participant_id)
 
     def connected_ids(self) -> list[str]:
         """Participants with a live connection."""
-        return [pid for pid, p in self._present.items() if p.member is not None]
+        return self._seats.connected_ids()
 
     def lobby_ids(self) -> list[str]:
         """Connected participants waiting to be admitted, in arrival order."""
-        return [pid for pid in self.connected_ids() if pid not in self._admitted]
+        return self._seats.lobby_ids()
 
     def roster(self, for_host: bool) -> list[dict[str, Any]]:
         """The roster as a page sees it; only hosts see who waits in the lobby."""
-        entries = []
-        for pid, presence in self._present.items():
-            seat = self.seat_of(pid)
-            # A dropped participant keeps the seat while the grace runs: "reconnecting".
-            reconnecting = seat is None and self._grace.is_reconnecting(pid)
-            if reconnecting:
-                seat = Seat.ADMITTED
-            if seat is None or (seat is Seat.LOBBY and not for_host):
-                continue
-            entries.append(roster_entry(
-                presence, seat, reconnecting=reconnecting, quality=self.links.quality,
-                participation=self.links.participation_of(pid) if for_host else None,
-                for_host=for_host,
-            ))
-        return entries
+        return roster_entries(self._seats, self.links, for_host=for_host)
 
     def permissions(self, participant: Participant) -> list[str]:
         """What this participant's role allows in this room."""
@@ -158,29 +146,37 @@ class HearingRoom:
         async with self._lock:
             if self._state is HearingState.ENDED:
                 raise HearingEnded("the hearing has ended")
-            presence = self._present.get(participant.id)
+            presence = self._seats.present.get(participant.id)
+            replaced = presence is not None and presence.member is not None
             if presence is not None and presence.member is not None:
                 presence.member.terminate(Replaced("you joined from another page"))
-                if self._media is not None and participant.id in self._admitted:
+                if self._media is not None and participant.id in self._seats.admitted:
                     await self._media.remove_participant(participant.id)
+                # A link used on a second device is a possible takeover: the court sees it.
+                await self._audit.record(
+                    self.hearing.id, "replaced", participant.id,
+                    previous=presence.member.client.audit_fields(),
+                    **member.client.audit_fields(),
+                )
             if presence is None:
                 presence = Presence(participant)
-                self._present[participant.id] = presence
+                self._seats.present[participant.id] = presence
             presence.participant = participant
             presence.member = member
             presence.hand = False
-            gap_s = self._grace.end(participant.id)
+            gap_s = self._seats.grace.end(participant.id)
             # Back: whatever kept them from the hearing while away is over.
             self.links.reconnected(presence)
-            rejoined = participant.id in self._admitted
+            rejoined = participant.id in self._seats.admitted
             if participant.role.is_host:
-                self._admitted.add(participant.id)
+                self._seats.admitted.add(participant.id)
                 if self._state is HearingState.SCHEDULED:
                     self._state = HearingState.OPEN
+                    self._opened_at = self._clock()
                     await self._audit.record(self.hearing.id, "hearing_opened", participant.id)
                     if self._record is not None and self.hearing.kind is HearingKind.COURT:
                         await self._record.switch(True, participant.id)
-            seat = Seat.ADMITTED if participant.id in self._admitted else Seat.LOBBY
+            seat = Seat.ADMITTED if participant.id in self._seats.admitted else Seat.LOBBY
             if gap_s is not None:
                 # The timeline shows how long the participant was away from the hearing.
                 await self._audit.record(
@@ -193,7 +189,11 @@ class HearingRoom:
                     participant.id,
                     role=participant.role.value,
                     seat=seat.value,
+                    **member.client.audit_fields(),
                 )
+            await self.keep()
+        if replaced:
+            self.send_to_hosts(page_replaced_message(participant))
         # The newcomer gets the roster inside its welcome, which must come first.
         self.broadcast_roster(exclude=member)
         return seat
@@ -204,7 +204,7 @@ class HearingRoom:
         if self._media is None or self.seat_of(participant.id) is not Seat.ADMITTED:
             return
         await self._media.add_participant(participant.id, can_publish=participant.role.can_publish)
-        presence = self._present[participant.id]
+        presence = self._seats.present[participant.id]
         if presence.muted:
             self._media.set_muted(participant.id, True)
         if not presence.receive_video:
@@ -218,7 +218,7 @@ class HearingRoom:
         """
         pid = member.participant.id
         async with self._lock:
-            presence = self._present.get(pid)
+            presence = self._seats.present.get(pid)
             if presence is None or presence.member is not member:
                 return
             presence.member = None
@@ -228,32 +228,36 @@ class HearingRoom:
             if self._media is not None:
                 await self._media.remove_participant(pid)
             if self._state is not HearingState.ENDED:
-                dropped = not voluntary and pid in self._admitted
-                if dropped and self._grace.grace_s > 0:
-                    self._grace.start(pid)
+                dropped = not voluntary and pid in self._seats.admitted
+                if dropped and self._seats.grace.grace_s > 0:
+                    self._seats.grace.start(pid)
                     self.links.disconnected(presence)
                     await self._audit.record(
-                        self.hearing.id, "disconnected", pid, grace_s=self._grace.grace_s
+                        self.hearing.id, "disconnected", pid, grace_s=self._seats.grace.grace_s
                     )
                 else:
                     if not member.participant.role.is_host:
-                        self._admitted.discard(pid)
+                        self._seats.admitted.discard(pid)
                     self.links.reconnected(presence)  # chose to leave: no alert stands
                     await self._audit.record(self.hearing.id, "left", pid)
+                await self.keep()
         self.broadcast_roster()
+        self._idle_check()
 
     async def _seat_lost(self, participant_id: str) -> None:
         """The reconnection grace ran out: a return now waits in the lobby."""
         async with self._lock:
-            presence = self._present.get(participant_id)
+            presence = self._seats.present.get(participant_id)
             if presence is None or presence.member is not None:
                 return  # back just in time
             if not presence.participant.role.is_host:
-                self._admitted.discard(participant_id)
+                self._seats.admitted.discard(participant_id)
             await self._audit.record(
-                self.hearing.id, "seat_lost", participant_id, grace_s=self._grace.grace_s
+                self.hearing.id, "seat_lost", participant_id, grace_s=self._seats.grace.grace_s
             )
+            await self.keep()
         self.broadcast_roster()
+        self._idle_check()
 
     # ---- everyone ------------------------------------------------------------------------------
 
@@ -323,12 +327,12 @@ class HearingRoom:
         """Let a lobby participant in; ``actor`` None means the clerk through the API."""
         actor_id = self._require_host(actor)
         async with self._lock:
-            presence = self._present.get(participant_id)
-            if presence is None or presence.member is None or participant_id in self._admitted:
-                raise NotFound("nobody with that id waits in the lobby")
-            self._admitted.add(participant_id)
+            presence = self.lobby_presence(participant_id)
+            assert presence.member is not None
+            self._seats.admitted.add(participant_id)
             await self._audit.record(self.hearing.id, "admitted", actor_id,
                                      participant_id=participant_id)
+            await self.keep()
             member = presence.member
             member.send(admitted_message())
         self.broadcast_roster()
@@ -357,86 +361,36 @@ class HearingRoom:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def deny(self, actor: RoomMember | None, participant_id: str) -> None:
-        """Turn a lobby participant away."""
-        actor_id = self._require_host(actor)
-        presence = self._present.get(participant_id)
-        if presence is None or presence.member is None or participant_id in self._admitted:
-            raise NotFound("nobody with that id waits in the lobby")
-        await self._audit.record(self.hearing.id, "denied", actor_id,
-                                 participant_id=participant_id)
-        presence.member.terminate(Denied("the judge did not admit you to this hearing"))
-
-    async def mute(self, actor: RoomMember | None, participant_id: str, muted: bool) -> None:
-        """Server-side mute: the participant's audio stops being forwarded."""
-        actor_id = self._require_host(actor)
-        presence = self._present.get(participant_id)
-        if presence is None:
-            raise NotFound("no such participant in this hearing")
-        if presence.muted == muted:
-            return
-        presence.muted = muted
-        if self._media is not None:
-            self._media.set_muted(participant_id, muted)
-        await self._audit.record(
-            self.hearing.id, "muted" if muted else "unmuted", actor_id,
-            participant_id=participant_id,
-        )
-        if presence.member is not None:
-            presence.member.send(muted_message(muted, actor_id))
-        self.broadcast_roster()
-
-    async def remove(self, actor: RoomMember | None, participant_id: str) -> None:
-        """Remove a participant: their media stops, their page is closed, their seat is lost."""
-        actor_id = self._require_host(actor)
-        presence = self._present.get(participant_id)
-        if presence is None or presence.member is None:
-            raise NotFound("no such participant is connected")
-        await self.expel(presence.member, Removed("a host removed you from the hearing"),
-                         actor_id=actor_id)
-
-    async def expel(self, member: RoomMember, error: Removed, *, actor_id: str = SERVER_ACTOR,
-                    **why: Any) -> None:
-        """Close a page and take its seat (a host's removal; by default the server's)."""
-        pid = member.participant.id
-        self._admitted.discard(pid)
-        await self._audit.record(self.hearing.id, "removed", actor_id, participant_id=pid, **why)
-        member.terminate(error)
-
-    async def revoke(self, participant_id: str, reason: LinkRevoked | None = None) -> None:
-        """The clerk revoked the link (or the workstation it came from): close any live page."""
-        self._admitted.discard(participant_id)
-        presence = self._present.get(participant_id)
-        if presence is not None and presence.member is not None:
-            presence.member.terminate(reason or LinkRevoked("your link was revoked"))
-
     def authorize_host(self, actor: RoomMember | None) -> None:
         """Raise unless the actor may run the hearing (None: the clerk through the API)."""
         self._require_host(actor)
 
-    async def end(self, actor: RoomMember | None) -> None:
-        """End the hearing for everyone; nobody can join it again."""
+    async def end(self, actor: RoomMember | None, admin: str = ADMIN_ACTOR) -> None:
+        """End the hearing for everyone; nobody can join it again (``admin``: the clerk's
+        token name when ``actor`` is None)."""
         actor_id = self._require_host(actor)
+        if actor is None:
+            actor_id = admin  # the clerk's admin token, by name
         async with self._lock:
             if self._state is HearingState.ENDED:
                 return
             self._state = HearingState.ENDED
             await self._audit.record(self.hearing.id, "hearing_ended", actor_id)
-            members = [p.member for p in self._present.values() if p.member is not None]
+            members = [p.member for p in self._seats.present.values() if p.member is not None]
         if self._record is not None:
             # First, and owned by the record: closing the pages may cancel this caller.
             await self._record.stop(ended=True)
         for member in members:
             member.send(ended_message())
             member.terminate(HearingEnded("the hearing has ended"))
-        await self._grace.close()
+        await self._seats.grace.close()
         if self._media is not None:
             await self._media.close()
         await self._await_tasks()
 
     async def close(self) -> None:
         """Stop the room's media and grace timers (the server is shutting down); idempotent."""
-        await self._grace.close()
+        await self._seats.grace.close()
         if self._media is not None:
             await self._media.close()
         await self._await_tasks()
@@ -451,29 +405,72 @@ class HearingRoom:
         if self._record is None:
             raise Conflict("this server does not record hearings")
         if await self._record.switch(on, actor_id):
+            await self.keep()
             self._broadcast(record_message(on, actor_id), admitted_only=True)
 
     def send_to_hosts(self, message: PageMessage) -> None:
         """``RecordRoom``: a message for every connected host page (recorder alerts)."""
-        for presence in self._present.values():
+        for presence in self._seats.present.values():
             if presence.member is not None and presence.participant.role.is_host:
                 presence.member.send(message)
 
     def is_sending(self, participant_id: str, kind: str) -> bool:
         """``RecordRoom``: whether the page should be sending ``kind`` now."""
-        presence = self._present.get(participant_id)
+        presence = self._seats.present.get(participant_id)
         if presence is None or presence.member is None:
             return False
         return presence.audio and not presence.muted if kind == "audio" else presence.video
 
+    # ---- beyond this process (LiveHearing) ----------------------------------------------------
+
+    def live_state(self) -> LiveHearing | None:
+        """What a restart needs to resume this hearing (None: it is not open)."""
+        if self._state is not HearingState.OPEN:
+            return None
+        return self._seats.live_state(self.hearing.id, opened_at=self._opened_at or self._clock(),
+                                      on_record=self.on_record, now=self._clock())
+
+    async def keep(self) -> None:
+        """Store the live state (seats, the record, that the hearing still runs)."""
+        live = self.live_state()
+        if self._keep is not None and live is not None:
+            await self._keep(live)
+
+    async def resume(self, live: LiveHearing, participants: dict[str, Participant]) -> None:
+        """Take up a hearing another process (or an earlier room) ran: open, with its seats,
+        and on the record again if it was (the record continues in the same folder)."""
+        self._state = HearingState.OPEN
+        self._opened_at = live.opened_at
+        for presence in self._seats.resume(live, participants):
+            self.links.disconnected(presence)
+        if live.on_record and self._record is not None:
+            await self._record.switch(True, SERVER_ACTOR)
+        await self.keep()
+
+    @property
+    def idle(self) -> bool:
+        """Nobody connected and nobody within a reconnection grace."""
+        return self._seats.idle
+
+    def _idle_check(self) -> None:
+        if self._on_idle is not None and self.idle and self._state is not HearingState.ENDED:
+            self._on_idle(self)
+
     # ---- internals -----------------------------------------------------------------------------
+
+    def lobby_presence(self, participant_id: str) -> Presence:
+        """A connected participant waiting in the lobby; raises ``NotFound`` otherwise."""
+        presence = self._seats.present.get(participant_id)
+        if presence is None or self.seat_of(participant_id) is not Seat.LOBBY:
+            raise NotFound("nobody with that id waits in the lobby")
+        return presence
 
     def admitted_presence(self, member: RoomMember) -> Presence:
         """The member's presence; raises unless it is connected and admitted."""
-        presence = self._present.get(member.participant.id)
+        presence = self._seats.present.get(member.participant.id)
         if presence is None or presence.member is not member:
             raise Conflict("you are not connected to this hearing")
-        if member.participant.id not in self._admitted:
+        if member.participant.id not in self._seats.admitted:
             raise Forbidden("you are waiting in the lobby")
         return presence
 
@@ -496,17 +493,17 @@ class HearingRoom:
         """Send every page its view of the roster (hosts see the lobby and the numbers);
         ``exclude`` gets it in its welcome."""
         readers = [
-            (p.member, p.participant.role.is_host) for p in self._present.values()
+            (p.member, p.participant.role.is_host) for p in self._seats.present.values()
             if p.member is not None and (p.participant.role.is_host
-                                         or p.participant.id in self._admitted)
+                                         or p.participant.id in self._seats.admitted)
         ]
         self._roster_fanout.send(readers, lambda: self.roster(for_host=True),
                                  welcomed=exclude, hosts_only=hosts_only)
 
     def _broadcast(self, message: PageMessage, *, admitted_only: bool) -> None:
-        for pid, presence in self._present.items():
+        for pid, presence in self._seats.present.items():
             if presence.member is None:
                 continue
-            if admitted_only and pid not in self._admitted:
+            if admitted_only and pid not in self._seats.admitted:
                 continue
             presence.member.send(message)

@@ -65,6 +65,11 @@ class MessageRates:
     # Kinds missing from ``kinds`` (none today) get this.
     other: MessageRate = MessageRate(10, 1.0)
 
+    @classmethod
+    def unlimited(cls) -> MessageRates:
+        """No limits: for tests and benches that send one page far more than a person could."""
+        return cls(kinds=MappingProxyType({}), other=MessageRate(10**9, 1e9))
+
     def rate(self, kind: str) -> MessageRate:
         """The rate of one message kind."""
         return self.kinds.get(kind, self.other)

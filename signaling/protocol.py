@@ -16,6 +16,8 @@ from typing import Any
 from media import RecorderFault, StreamMap
 
 from .errors import MessageTooLarge, ProtocolViolation, QashyqError
+from .json_input import load_json
+from .model import Participant
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -88,10 +90,7 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
         raise MessageTooLarge(f"a message may be at most {MAX_MESSAGE_BYTES} bytes")
     if isinstance(text, bytes):
         raise ProtocolViolation("binary frames are not part of the protocol")
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise ProtocolViolation("the message is not valid JSON", code="bad_json") from exc
+    data = load_json(text, what="the message", error=ProtocolViolation)
     if not isinstance(data, dict):
         raise ProtocolViolation("a message must be a JSON object", code="bad_message")
     kind = data.get("type")
@@ -299,6 +298,16 @@ def participation_alert_message(
         "since": None if since is None else since.isoformat(),
         "until": None if until is None else until.isoformat(),
         "resolved": until is not None,
+    }
+
+
+def page_replaced_message(participant: Participant) -> PageMessage:
+    """To hosts: the participant's link was opened on another page, which took the seat."""
+    return {
+        "type": "page_replaced",
+        "participant_id": participant.id,
+        "display_name": participant.display_name,
+        "role": participant.role.value,
     }
 
 

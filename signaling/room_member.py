@@ -6,8 +6,9 @@ room's whole state machine.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import QashyqError, Removed
 from .model import Participant
@@ -41,12 +42,36 @@ class HearingState(StrEnum):
     ENDED = "ended"
 
 
+# A User-Agent is the client's own claim and can be any length: the trail keeps enough.
+USER_AGENT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class PageClient:
+    """Where a page connected from: a link used by someone else leaves this in the trail."""
+
+    address: str | None = None
+    user_agent: str | None = None
+
+    def audit_fields(self) -> dict[str, Any]:
+        """The fields a join, rejoin or replacement records."""
+        return {
+            "address": self.address,
+            "user_agent": None if self.user_agent is None
+            else self.user_agent[:USER_AGENT_CHARS],
+        }
+
+
 class RoomMember(Protocol):
     """A connected participant page, as the room sees it."""
 
     @property
     def participant(self) -> Participant:
         """Who is connected."""
+
+    @property
+    def client(self) -> PageClient:
+        """Where the page connected from."""
 
     def send(self, message: PageMessage) -> None:
         """Queue a message for the page; never blocks (a slow page is dropped instead)."""

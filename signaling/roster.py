@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .model import Participant
 from .network_quality import NetworkQuality
 from .room_member import RoomMember, Seat
+
+if TYPE_CHECKING:
+    from .participant_links import ParticipantLinks
+    from .seats import RoomSeats
 
 
 @dataclass
@@ -55,12 +59,34 @@ def roster_entry(
     sample = quality.sample(p.id)
     # Which direction is poor: everyone may see it (it names no figures).
     entry["quality_direction"] = None if sample is None else sample.direction
+    # A key for hosts only belongs in _HOST_ONLY too (public_entries drops those).
     if for_host and sample is not None:
         entry["quality_stats"] = sample.to_json()
     if for_host:
         # Why a party who must follow the hearing cannot now ("cannot_hear", "disconnected").
         entry["participation_alert"] = participation
     return entry
+
+
+def roster_entries(
+    seats: RoomSeats, links: ParticipantLinks, *, for_host: bool
+) -> list[dict[str, Any]]:
+    """The roster as a page sees it; only hosts see who waits in the lobby."""
+    entries = []
+    for pid, presence in seats.present.items():
+        seat = seats.seat_of(pid)
+        # A dropped participant keeps the seat while the grace runs: "reconnecting".
+        reconnecting = seat is None and seats.is_reconnecting(pid)
+        if reconnecting:
+            seat = Seat.ADMITTED
+        if seat is None or (seat is Seat.LOBBY and not for_host):
+            continue
+        entries.append(roster_entry(
+            presence, seat, reconnecting=reconnecting, quality=links.quality,
+            participation=links.participation_of(pid) if for_host else None,
+            for_host=for_host,
+        ))
+    return entries
 
 
 # What roster_entry adds for hosts only.

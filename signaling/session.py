@@ -36,7 +36,7 @@ from .protocol import (
     pong_message,
     welcome_message,
 )
-from .room_member import Seat
+from .room_member import PageClient, Seat
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,10 @@ class ParticipantSession:
         hello_timeout_s: float = HELLO_TIMEOUT_S,
         ice_transport_policy: str = "all",
         message_rates: MessageRates = DEFAULT_MESSAGE_RATES,
+        client: PageClient | None = None,
     ) -> None:
         self._conn = connection
+        self._client = client or PageClient()
         self._rooms = rooms
         # A callable gets the participant id: TURN credentials are issued per participant.
         self._ice_servers = ice_servers or []
@@ -97,6 +99,11 @@ class ParticipantSession:
         """The participant, once the handshake has passed."""
         assert self._participant is not None
         return self._participant
+
+    @property
+    def client(self) -> PageClient:
+        """Where the page connected from (``RoomMember``)."""
+        return self._client
 
     # ---- RoomMember ----------------------------------------------------------------------
 
@@ -143,17 +150,18 @@ class ParticipantSession:
             log.exception("signaling session failed")
             self.terminate(InternalError("the server failed; please rejoin"))
         finally:
-            if self._room is not None and self._participant is not None:
-                await self._leave(self._room)
-            self._closing = True
-            # The writer stops at the first close marker; one more is harmless.
-            self._put_close()
             try:
+                if self._room is not None and self._participant is not None:
+                    await self._leave(self._room)
+                self._closing = True
+                # The writer stops at the first close marker; one more is harmless.
+                self._put_close()
                 # Let queued frames (the reason for a close above all) reach the page.
-                await asyncio.wait_for(writer, SEND_TIMEOUT_S + 1)
-            except TimeoutError:
-                pass
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(writer, SEND_TIMEOUT_S + 1)
             finally:
+                # Also when the server cancels the session half-way through leaving: the
+                # writer belongs to this session and must not outlive it.
                 writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
@@ -177,7 +185,7 @@ class ParticipantSession:
         hello = await self._receive_hello()
         hearing, participant = await self._rooms.admit_link(hello.fields["token"])
         self._participant = participant
-        room = self._rooms.room_for(hearing)
+        room = await self._rooms.room_for(hearing)
         seat = await room.join(self)
         self._room = room
         self.send(self._welcome(room, participant, seat))

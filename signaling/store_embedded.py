@@ -15,110 +15,33 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from .admin_token import AdminToken
 from .errors import Conflict, NotFound
+from .live_hearing import LiveHearing
 from .model import AuditEvent, Hearing, Participant
+from .retention import LegalHold
+from .sqlite_file import DB_FILE_NAME as DB_FILE_NAME
+from .sqlite_file import connect, private_database, transaction
+from .sqlite_file import epoch_microseconds as epoch_microseconds
 from .station import Station
 
-DB_FILE_NAME = "qashyq.sqlite3"
-
 _T = TypeVar("_T")
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-# 2: the stations table. Every statement below is CREATE ... IF NOT EXISTS, so opening a
-# version 1 file adds what is missing and keeps its data; participants stored by version 1
-# simply have no station_id.
-_SCHEMA_VERSION = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS hearings (
-    id TEXT PRIMARY KEY,
-    starts_at_us INTEGER NOT NULL,
-    json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS hearings_by_start ON hearings (starts_at_us, id);
-CREATE TABLE IF NOT EXISTS participants (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    hearing_id TEXT NOT NULL,
-    id TEXT NOT NULL,
-    json TEXT NOT NULL,
-    UNIQUE (hearing_id, id)
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    hearing_id TEXT NOT NULL,
-    json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_hearing ON events (hearing_id, seq);
-CREATE TABLE IF NOT EXISTS admin_tokens (
-    hash TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS secrets (
-    name TEXT PRIMARY KEY,
-    value BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS stations (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    json TEXT NOT NULL
-);
-"""
-
-
-def epoch_microseconds(value: datetime) -> int:
-    """``value`` as whole microseconds since the Unix epoch, whatever its UTC offset.
-
-    Integer microseconds compare exactly (no float rounding, no string comparison of
-    ISO texts in different offsets), which is what range queries need.
-    """
-    return (value - _EPOCH) // timedelta(microseconds=1)
 
 
 def _dumps(body: object) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    # IMMEDIATE takes the write lock up front, so a check-then-write cannot interleave
-    # with another process that opened the same file.
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    # isolation_level=None: we issue BEGIN/COMMIT ourselves instead of relying on the
-    # module's implicit transactions, so every write is committed when the call returns.
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        # FULL fsyncs the WAL on every commit: a returned write survives a crash.
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > _SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{path} has schema version {version}; this Qashyq knows {_SCHEMA_VERSION}"
-            )
-        conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+def _admin_token(token_hash: str, created_at: str, body: str | None) -> AdminToken:
+    if body is None:  # stored by schema version 2 or earlier
+        return AdminToken.legacy(token_hash, datetime.fromisoformat(created_at))
+    return AdminToken.from_json(json.loads(body))
 
 
 class EmbeddedStore:
@@ -137,10 +60,8 @@ class EmbeddedStore:
         try:
             loop = asyncio.get_running_loop()
             data_dir = Path(data_dir)
-            await loop.run_in_executor(
-                executor, lambda: data_dir.mkdir(parents=True, exist_ok=True)
-            )
-            conn = await loop.run_in_executor(executor, _connect, data_dir / DB_FILE_NAME)
+            path = await loop.run_in_executor(executor, private_database, data_dir)
+            conn = await loop.run_in_executor(executor, connect, path)
         except BaseException:
             executor.shutdown(wait=True)
             raise
@@ -212,6 +133,77 @@ class EmbeddedStore:
         if await self._run(work) == 0:
             raise NotFound(f"no hearing {hearing.id}", hearing_id=hearing.id)
 
+    async def delete_hearing(self, hearing_id: str, record: AuditEvent) -> bool:
+        """Delete the hearing, its participants and its timeline, and append ``record`` in
+        the same transaction; False, and nothing appended, if there is no such hearing;
+        ``Conflict`` if it is under a legal hold."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            with transaction(conn):
+                held = conn.execute(
+                    "SELECT 1 FROM legal_holds WHERE hearing_id = ?", (hearing_id,)
+                ).fetchone()
+                if held is not None:
+                    raise Conflict(f"hearing {hearing_id} is under a legal hold",
+                                   hearing_id=hearing_id)
+                cursor = conn.execute("DELETE FROM hearings WHERE id = ?", (hearing_id,))
+                if cursor.rowcount == 0:
+                    return False
+                conn.execute("DELETE FROM participants WHERE hearing_id = ?", (hearing_id,))
+                conn.execute("DELETE FROM events WHERE hearing_id = ?", (hearing_id,))
+                conn.execute("DELETE FROM live_hearings WHERE hearing_id = ?", (hearing_id,))
+                conn.execute(
+                    "INSERT INTO events (hearing_id, json) VALUES (?, ?)",
+                    (record.hearing_id, _dumps(record.to_json())),
+                )
+            return True
+
+        return await self._run(work)
+
+    async def place_legal_hold(self, hold: LegalHold) -> None:
+        """Keep the hearing whatever its retention; raise ``NotFound`` if it is absent."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                if conn.execute("SELECT 1 FROM hearings WHERE id = ?",
+                                (hold.hearing_id,)).fetchone() is None:
+                    raise NotFound(f"no hearing {hold.hearing_id}", hearing_id=hold.hearing_id)
+                conn.execute(
+                    "INSERT OR REPLACE INTO legal_holds (hearing_id, json) VALUES (?, ?)",
+                    (hold.hearing_id, _dumps(hold.to_json())),
+                )
+
+        await self._run(work)
+
+    async def lift_legal_hold(self, hearing_id: str) -> bool:
+        """Lift the hearing's legal hold; False if it had none."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute("DELETE FROM legal_holds WHERE hearing_id = ?", (hearing_id,))
+            return cursor.rowcount > 0
+
+        return await self._run(work)
+
+    async def get_legal_hold(self, hearing_id: str) -> LegalHold | None:
+        """The hearing's legal hold, or None."""
+
+        def work(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT json FROM legal_holds WHERE hearing_id = ?", (hearing_id,)
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        body = await self._run(work)
+        return None if body is None else LegalHold.from_json(json.loads(body))
+
+    async def list_legal_holds(self) -> list[LegalHold]:
+        """Every legal hold in place."""
+
+        def work(conn: sqlite3.Connection) -> list[str]:
+            return [str(r[0]) for r in conn.execute("SELECT json FROM legal_holds")]
+
+        return [LegalHold.from_json(json.loads(body)) for body in await self._run(work)]
+
     async def add_participant(self, participant: Participant) -> None:
         """Store a new participant; raise ``NotFound`` if the hearing is absent.
 
@@ -219,7 +211,7 @@ class EmbeddedStore:
         """
 
         def work(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 exists = conn.execute(
                     "SELECT 1 FROM hearings WHERE id = ?", (participant.hearing_id,)
                 ).fetchone()
@@ -328,6 +320,25 @@ class EmbeddedStore:
         if await self._run(work) == 0:
             raise NotFound(f"no station {station.id}", station_id=station.id)
 
+    async def replace_station(self, expected: Station, station: Station) -> bool:
+        """Replace the stored station by ``station`` only if it is still ``expected``."""
+        if expected.id != station.id:
+            return False
+
+        def work(conn: sqlite3.Connection) -> bool:
+            with transaction(conn):
+                row = conn.execute(
+                    "SELECT json FROM stations WHERE id = ?", (expected.id,)
+                ).fetchone()
+                # Compared as stations, not as text: a row an older version wrote matches.
+                if row is None or Station.from_json(json.loads(row[0])) != expected:
+                    return False
+                conn.execute("UPDATE stations SET json = ? WHERE id = ?",
+                             (_dumps(station.to_json()), station.id))
+                return True
+
+        return await self._run(work)
+
     async def append_event(self, event: AuditEvent) -> None:
         """Append to the hearing's audit timeline; events are never changed or removed."""
 
@@ -355,28 +366,80 @@ class EmbeddedStore:
 
         return [AuditEvent.from_json(json.loads(body)) for body in await self._run(work)]
 
-    async def add_admin_token(self, token_hash: str, created_at: datetime) -> None:
-        """Remember the hash of an admin token (never the token itself)."""
+    async def add_admin_token(self, token: AdminToken) -> None:
+        """Remember an admin token by its hash (never the token itself); re-adding a known
+        hash keeps the first."""
 
         def work(conn: sqlite3.Connection) -> None:
-            # Re-adding a known hash keeps the first creation time.
             conn.execute(
-                "INSERT OR IGNORE INTO admin_tokens (hash, created_at) VALUES (?, ?)",
-                (token_hash, created_at.isoformat()),
+                "INSERT OR IGNORE INTO admin_tokens (hash, created_at, json) VALUES (?, ?, ?)",
+                (token.token_hash, token.created_at.isoformat(), _dumps(token.to_json())),
             )
 
         await self._run(work)
 
-    async def has_admin_token(self, token_hash: str) -> bool:
-        """True if an admin token with this hash was issued."""
+    async def get_admin_token(self, token_hash: str) -> AdminToken | None:
+        """The admin token with this hash, or None."""
 
-        def work(conn: sqlite3.Connection) -> bool:
+        def work(conn: sqlite3.Connection) -> tuple[str, str, str | None] | None:
             row = conn.execute(
-                "SELECT 1 FROM admin_tokens WHERE hash = ?", (token_hash,)
+                "SELECT hash, created_at, json FROM admin_tokens WHERE hash = ?", (token_hash,)
             ).fetchone()
-            return row is not None
+            return None if row is None else (str(row[0]), str(row[1]), row[2])
 
-        return await self._run(work)
+        row = await self._run(work)
+        return None if row is None else _admin_token(*row)
+
+    async def list_admin_tokens(self) -> list[AdminToken]:
+        """Every admin token ever issued, revoked and expired ones included, oldest first."""
+
+        def work(conn: sqlite3.Connection) -> list[tuple[str, str, str | None]]:
+            rows = conn.execute("SELECT hash, created_at, json FROM admin_tokens")
+            return [(str(r[0]), str(r[1]), r[2]) for r in rows]
+
+        tokens = [_admin_token(*row) for row in await self._run(work)]
+        return sorted(tokens, key=lambda t: (t.created_at, t.name, t.token_hash))
+
+    async def save_admin_token(self, token: AdminToken) -> None:
+        """Replace a known admin token (e.g. when revoked); raise ``NotFound`` if absent."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "UPDATE admin_tokens SET json = ? WHERE hash = ?",
+                (_dumps(token.to_json()), token.token_hash),
+            )
+            return cursor.rowcount
+
+        if await self._run(work) == 0:
+            raise NotFound(f"no admin token named {token.name}")
+
+    async def save_live_hearing(self, live: LiveHearing) -> None:
+        """Keep (create or replace) the live state of an open hearing."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO live_hearings (hearing_id, json) VALUES (?, ?)",
+                (live.hearing_id, _dumps(live.to_json())),
+            )
+
+        await self._run(work)
+
+    async def list_live_hearings(self) -> list[LiveHearing]:
+        """Every kept live state: the hearings a restarted server resumes."""
+
+        def work(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute("SELECT json FROM live_hearings ORDER BY hearing_id")
+            return [str(row[0]) for row in rows]
+
+        return [LiveHearing.from_json(json.loads(body)) for body in await self._run(work)]
+
+    async def delete_live_hearing(self, hearing_id: str) -> None:
+        """Forget a hearing's live state (it ended); absent is fine."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM live_hearings WHERE hearing_id = ?", (hearing_id,))
+
+        await self._run(work)
 
     async def secret(self, name: str, factory_bytes: int = 32) -> bytes:
         """The named server secret, created at random on first use and kept for ever."""
@@ -384,7 +447,7 @@ class EmbeddedStore:
         def work(conn: sqlite3.Connection) -> bytes:
             # INSERT OR IGNORE then SELECT: whoever inserts first wins, even across
             # processes sharing the file, and everyone reads the winner's bytes.
-            with _transaction(conn):
+            with transaction(conn):
                 conn.execute(
                     "INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)",
                     (name, os.urandom(factory_bytes)),

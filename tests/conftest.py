@@ -6,4 +6,6 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.firefox",
     "tests.fixtures.turn_server",
+    "tests.fixtures.server_log",
+    "tests.fixtures.hypothesis_profile",
 ]

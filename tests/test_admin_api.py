@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.app_server import Api, hearing_body
+from tests.fixtures.app_server import ADMIN_TOKEN_NAME, Api, hearing_body
 
 
 async def test_schedule_hearing_and_read_it_back(api: Api) -> None:
@@ -184,7 +184,7 @@ async def test_revoke_and_end_are_in_the_audit_timeline(api: Api) -> None:
     _, timeline = await api.call("GET", f"/api/hearings/{hearing['id']}/events")
     kinds = [e["kind"] for e in timeline["events"]]
     assert kinds == ["hearing_scheduled", "participant_invited", "link_revoked", "hearing_ended"]
-    assert all(e["at"] and e["actor"] == "admin" for e in timeline["events"])
+    assert all(e["at"] and e["actor"] == ADMIN_TOKEN_NAME for e in timeline["events"])
 
 
 async def test_the_timeline_is_read_in_pages_with_a_cursor(api: Api) -> None:

@@ -64,3 +64,18 @@ def test_signaling_load_runs(tmp_path: Path) -> None:
     for key in ("join_all_s", "kb_per_page", "fanout_p50_ms", "fanout_p95_ms", "fanout_max_ms"):
         assert isinstance(figures[key], (int, float)) and math.isfinite(figures[key]), key
     assert len(figures["fanout_rounds_first_median_last_ms"]) == 3
+
+
+def test_fuzz_bench_finds_no_500_and_a_working_hearing(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.fuzz", "--inputs", "400", "--seed", "3",
+         "--out", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "responses >= 500 (5xx, 1011, internal_error): 0" in completed.stdout
+    result = json.loads((tmp_path / "fuzz.json").read_text())
+    assert sum(result["answers"].values()) == 400
+    assert (result["server_errors"], result["error_lines"], result["tracebacks"]) == (0, 0, 0)
+    assert result["healthy_afterwards"] is True
+    assert result["answers"].get("4xx", 0) > 100  # the inputs were refused, not ignored

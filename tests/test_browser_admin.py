@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.fixtures.app_server import Api
 from tests.fixtures.browser import PageOpener
 
 pytestmark = pytest.mark.browser
@@ -134,3 +136,37 @@ async def test_revoke_link_and_end_hearing(live_server: Any, pages: PageOpener) 
     await expect(page.locator("#hearing-end")).to_be_hidden()
     await expect(page.locator('.event[data-kind="hearing_ended"]')).to_have_count(1)
     await expect(page.locator('.event[data-kind="link_revoked"]')).to_have_count(1)
+
+
+async def test_clerk_places_and_lifts_a_legal_hold(live_server: Any, pages: PageOpener) -> None:
+    page = await pages.open(live_server.base_url + "/admin", phone=True)
+    page.on("dialog", lambda dialog: dialog.accept())
+    await sign_in(page, live_server.admin_token)
+    hearing_id = await create_hearing(page, "2-9/2026", "Appealed")
+    status = page.locator("#legal-hold-status")
+    held = page.locator(".legal-hold.held")
+    await expect(status).not_to_be_empty()
+    await expect(held).to_have_count(0)
+
+    await page.click("#legal-hold-place")  # no reason yet
+    await expect(page.locator(".legal-hold .form-error")).to_be_visible()
+    await page.fill("#legal-hold-reason", "appeal 3-12/2027")
+    await page.click("#legal-hold-place")
+    await expect(status).to_contain_text("appeal 3-12/2027")
+    await expect(held).to_have_count(1)
+    await expect(page.locator("#legal-hold-lift")).to_be_visible()
+    await expect(page.locator("#legal-hold-reason")).to_be_hidden()
+    await expect(page.locator('.event[data-kind="legal_hold_placed"]')).to_have_count(1)
+    await pages.screenshot(page, "admin-legal-hold")
+
+    async with aiohttp.ClientSession() as http:
+        api = Api(http, live_server.admin_token, live_server.base_url)
+        _, detail = await api.call("GET", f"/api/hearings/{hearing_id}")
+    assert detail["legal_hold"]["reason"] == "appeal 3-12/2027"
+
+    await page.click("#legal-hold-lift")
+    await expect(page.locator("#legal-hold-lift")).to_be_hidden()
+    await expect(held).to_have_count(0)
+    await expect(status).not_to_contain_text("appeal 3-12/2027")
+    await expect(page.locator('.event[data-kind="legal_hold_lifted"]')).to_have_count(1)
+    assert page_problems(pages, page) == []

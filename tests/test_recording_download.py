@@ -10,7 +10,7 @@ import pytest
 from yarl import URL
 
 from server.config import Settings
-from tests.fixtures.app_server import Api
+from tests.fixtures.app_server import ADMIN_TOKEN_NAME, Api
 from tests.fixtures.hearing_pages import joined_page
 from tests.fixtures.polling import eventually
 from tests.test_recording import wait_ready
@@ -31,15 +31,8 @@ async def _get(api: Api, path: str, token: str | None = None, **headers: str) ->
     return api.http.get(url, headers=headers, allow_redirects=False)
 
 
-async def test_only_admins_and_the_hearings_clerks_download_and_every_download_is_audited(
-    api: Api, settings: Settings
-) -> None:
-    hearing = await api.create_hearing()
-    hid = hearing["id"]
-    clerk = await api.invite(hid, "clerk", "Хатшы Дана")
-    plaintiff = await api.invite(hid, "plaintiff")
-    other_hearing = await api.create_hearing()
-    other_clerk = await api.invite(other_hearing["id"], "clerk")
+async def record_a_hearing(api: Api, settings: Settings, hid: str) -> None:
+    """A judge joins, two video segments are closed, the hearing ends, the record is ready."""
     judge = await joined_page(api, await api.invite(hid, "judge"))
     folder = settings.data_dir / "recordings" / hid
     try:
@@ -52,6 +45,19 @@ async def test_only_admins_and_the_hearings_clerks_download_and_every_download_i
     finally:
         await judge.close()
     await wait_ready(api, hid)
+
+
+async def test_only_admins_and_the_hearings_clerks_download_and_every_download_is_audited(
+    api: Api, settings: Settings
+) -> None:
+    hearing = await api.create_hearing()
+    hid = hearing["id"]
+    clerk = await api.invite(hid, "clerk", "Хатшы Дана")
+    plaintiff = await api.invite(hid, "plaintiff")
+    other_hearing = await api.create_hearing()
+    other_clerk = await api.invite(other_hearing["id"], "clerk")
+    await record_a_hearing(api, settings, hid)
+    folder = settings.data_dir / "recordings" / hid
     composite = (folder / "composite.mp4").read_bytes()
     manifest_sha = hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
 
@@ -106,8 +112,37 @@ async def test_only_admins_and_the_hearings_clerks_download_and_every_download_i
     assert [(e["actor"], e["data"]["what"]) for e in downloads] == [
         (clerk["id"], "zip"),
         (clerk["id"], "composite.mp4"),
-        ("admin", "composite.mp4"),
-        ("admin", "composite.mp4"),
+        (ADMIN_TOKEN_NAME, "composite.mp4"),
+        (ADMIN_TOKEN_NAME, "composite.mp4"),
     ]
     assert all(e["data"]["manifest_sha256"] == manifest_sha for e in downloads)
     assert downloads[0]["at"]
+
+
+async def test_a_range_in_an_unknown_unit_is_ignored_and_the_audit_keeps_the_parsed_range(
+    api: Api, settings: Settings
+) -> None:
+    hearing = await api.create_hearing()
+    hid = hearing["id"]
+    await record_a_hearing(api, settings, hid)
+    composite = (settings.data_dir / "recordings" / hid / "composite.mp4").read_bytes()
+    path = f"/api/hearings/{hid}/recording/composite.mp4"
+
+    # RFC 9110: a server ignores a Range it does not understand and sends the whole file.
+    for ignored in ("items=0-99", "bytes=0-9,20-29", "bytes=99-0", "bytes=" + "9" * 5000 + "-"):
+        async with await _get(api, path, api.token, Range=ignored) as r:
+            assert r.status == 200, (ignored, r.status)
+            assert "Content-Range" not in r.headers
+            assert await r.read() == composite
+    async with await _get(api, path, api.token, Range="bytes=0-99") as r:
+        assert r.status == 206 and await r.read() == composite[:100]
+    async with await _get(api, path, api.token, Range="bytes=-500") as r:
+        assert r.status == 206 and await r.read() == composite[-500:]
+    async with await _get(api, path, api.token, Range="bytes=1000-") as r:
+        assert r.status == 206 and await r.read() == composite[1000:]
+
+    status, body = await api.call("GET", f"/api/hearings/{hid}/events")
+    assert status == 200
+    ranges = [e["data"]["range"] for e in body["events"] if e["kind"] == "recording_downloaded"]
+    assert ranges == [None, None, None, None, {"first": 0, "last": 99}, {"suffix_length": 500},
+                      {"first": 1000, "last": None}]

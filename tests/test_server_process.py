@@ -21,7 +21,8 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_bad_setting_names_the_variable(tmp_path: Path) -> None:
     for name, value in [("QASHYQ_PORT", "eighty"), ("REDIS_URL", "localhost:6379"),
                         ("QASHYQ_PUBLIC_URL", "court.example"), ("QASHYQ_LINK_OPENS_MINUTES",
-                                                                 "-5")]:
+                                                                 "-5"),
+                        ("QASHYQ_RETENTION_DAYS", "0"), ("QASHYQ_RETENTION_DAYS", "a year")]:
         result = _cli("serve", env={"QASHYQ_DATA_DIR": str(tmp_path), name: value})
         assert result.returncode == 2, name
         assert name in result.stderr, result.stderr

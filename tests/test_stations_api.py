@@ -6,10 +6,17 @@ court's IT person relies on, bad input above all.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from server.admin_tokens import create_admin_token
+from server.app import create_app
+from server.config import Settings
 from server.state import STATE_KEY
 from signaling.model import utc_now
 from tests.fixtures.app_server import Api
@@ -262,3 +269,50 @@ async def test_revocation_refuses_the_credential_and_closes_the_live_page(api: A
     status, events = await api.call("GET", f"/api/hearings/{hearing['id']}/events")
     assert any(e["kind"] == "station_revoked" and e["data"]["participant_id"] == defendant["id"]
                for e in events["events"])
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def settings_on_each_store(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The test's settings on the embedded store, then on a real, empty Redis."""
+    if request.param == "embedded":
+        return settings
+    # Requested only for the Redis case, so the embedded half runs without a redis-server.
+    return dataclasses.replace(settings, redis_url=request.getfixturevalue("fresh_redis_url"))
+
+
+@pytest.fixture
+async def api_on_each_store(aiohttp_client: Any, settings_on_each_store: Settings
+                            ) -> AsyncIterator[Api]:
+    """An in-process server on each store backend, and an admin client for it."""
+    app = create_app(settings_on_each_store)
+    client = await aiohttp_client(app)
+    token = await create_admin_token(app[STATE_KEY].store)
+    yield Api(client, token, str(client.make_url("")).rstrip("/"))
+
+
+async def test_ten_concurrent_exchanges_of_one_code_give_one_working_credential(
+    api_on_each_store: Api,
+) -> None:
+    api = api_on_each_store
+    station = await create_station(api)
+
+    async def warm() -> None:
+        async with api.http.get(api.url("/healthz")) as r:
+            assert r.status == 200
+
+    # Ten open keep-alive connections: the ten exchanges reach the server together, as ten
+    # workstations' pages (or one page retried) would.
+    await asyncio.gather(*(warm() for _ in range(10)))
+    answers = await asyncio.gather(*(enrol(api, station["code"]) for _ in range(10)))
+
+    granted = [body for status, body in answers if status == 201]
+    refused = [body for status, body in answers if status != 201]
+    assert len(granted) == 1, answers
+    assert [(b["code"], b["details"]["reason"]) for b in refused] == [
+        ("enrolment_code_invalid", "used")] * 9
+    # The credential handed out is the one the server accepts.
+    status, body = await as_station(api, granted[0]["credential"], "GET",
+                                    "/api/station/hearings")
+    assert status == 200, body
+    status, events = await api.call("GET", f"/api/stations/{station['id']}/events")
+    assert [e["kind"] for e in events["events"]] == ["station_created", "station_enrolled"]

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from signaling.admin_token import AdminToken
 from signaling.errors import Conflict, NotFound
+from signaling.live_hearing import LiveHearing
 from signaling.model import (
     AuditEvent,
     Hearing,
@@ -20,8 +22,9 @@ from signaling.model import (
     VideoCodec,
     new_id,
 )
+from signaling.retention import LegalHold
 from signaling.station import Station
-from signaling.store import HearingStore
+from signaling.store import COURT_TIMELINE, HearingStore
 from signaling.store_embedded import EmbeddedStore
 from signaling.store_redis import RedisStore
 
@@ -343,13 +346,85 @@ async def test_events_are_listed_in_pages_from_a_position(store: HearingStore) -
 
 
 async def test_admin_tokens_are_remembered_by_hash(store: HearingStore) -> None:
-    assert not await store.has_admin_token("a" * 64)
+    assert await store.get_admin_token("a" * 64) is None
 
-    await store.add_admin_token("a" * 64, BASE)
-    await store.add_admin_token("a" * 64, BASE + timedelta(days=1))
+    first = AdminToken("a" * 64, "judge-office", BASE, expires_at=BASE + timedelta(days=30))
+    await store.add_admin_token(first)
+    await store.add_admin_token(AdminToken("a" * 64, "other", BASE + timedelta(days=1)))
 
-    assert await store.has_admin_token("a" * 64)
-    assert not await store.has_admin_token("b" * 64)
+    assert await store.get_admin_token("a" * 64) == first
+    assert await store.get_admin_token("b" * 64) is None
+
+
+async def test_admin_tokens_are_listed_oldest_first_and_revoked_in_place(
+    store: HearingStore,
+) -> None:
+    older = AdminToken("a" * 64, "clerk-1", BASE)
+    newer = AdminToken("b" * 64, "clerk-2", BASE + timedelta(hours=1))
+    await store.add_admin_token(newer)
+    await store.add_admin_token(older)
+    assert await store.list_admin_tokens() == [older, newer]
+
+    revoked = older.revoked_now(BASE + timedelta(days=2))
+    await store.save_admin_token(revoked)
+    assert await store.get_admin_token(older.token_hash) == revoked
+    assert revoked in await store.list_admin_tokens()
+    with pytest.raises(NotFound):
+        await store.save_admin_token(AdminToken("c" * 64, "nobody", BASE))
+
+
+# Deleting a hearing (retention)
+
+
+async def test_deleting_a_hearing_removes_its_data_and_keeps_the_record(
+    store: HearingStore,
+) -> None:
+    doomed, kept = make_hearing(), make_hearing()
+    for hearing in (doomed, kept):
+        await store.add_hearing(hearing)
+        await store.add_participant(make_participant(hearing.id))
+        await store.append_event(make_event(hearing.id, "hearing.opened", 0))
+    record = AuditEvent(COURT_TIMELINE, BASE, "hearing_deleted", "retention",
+                        {"hearing_id": doomed.id})
+
+    assert await store.delete_hearing(doomed.id, record)
+
+    assert await store.get_hearing(doomed.id) is None
+    assert doomed.id not in [h.id for h in await store.list_hearings()]
+    assert await store.list_participants(doomed.id) == []
+    assert await store.list_events(doomed.id) == []
+    assert await store.list_events(COURT_TIMELINE) == [record]
+    assert [h.id for h in await store.list_hearings()] == [kept.id]
+    assert len(await store.list_participants(kept.id)) == 1
+    assert len(await store.list_events(kept.id)) == 1
+    # Deleting again finds nothing and records nothing.
+    assert not await store.delete_hearing(doomed.id, record)
+    assert await store.list_events(COURT_TIMELINE) == [record]
+
+
+async def test_a_hearing_under_legal_hold_is_never_deleted(store: HearingStore) -> None:
+    held, other = make_hearing(), make_hearing()
+    await store.add_hearing(held)
+    await store.add_hearing(other)
+    hold = LegalHold(held.id, BASE, "court-clerk", "appeal 2-77/2026")
+    await store.place_legal_hold(hold)
+    assert await store.get_legal_hold(held.id) == hold
+    assert await store.get_legal_hold(other.id) is None
+    assert await store.list_legal_holds() == [hold]
+    record = AuditEvent(COURT_TIMELINE, BASE, "hearing_deleted", "retention",
+                        {"hearing_id": held.id})
+
+    with pytest.raises(Conflict):
+        await store.delete_hearing(held.id, record)
+    assert await store.get_hearing(held.id) == held
+    assert await store.list_events(COURT_TIMELINE) == []
+
+    assert await store.lift_legal_hold(held.id)
+    assert not await store.lift_legal_hold(held.id)
+    assert await store.list_legal_holds() == []
+    assert await store.delete_hearing(held.id, record)
+    with pytest.raises(NotFound):
+        await store.place_legal_hold(hold)
 
 
 async def test_secret_is_created_once_and_stays(store: HearingStore) -> None:
@@ -429,6 +504,41 @@ async def test_save_unknown_station_is_not_found(store: HearingStore) -> None:
     assert await store.list_stations() == []
 
 
+async def test_replacing_a_station_compares_and_sets(store: HearingStore) -> None:
+    station = make_station()
+    await store.add_station(station)
+    read = await store.get_station(station.id)
+    assert read is not None
+    enrolled = dataclasses.replace(read, credential_hash="c" * 64, enrolment_code_hash=None,
+                                   enrolment_expires_at=None,
+                                   enrolled_at=datetime(2025, 3, 1, 10, 0, tzinfo=ALMATY))
+    other = dataclasses.replace(read, credential_hash="d" * 64, enrolment_code_hash=None,
+                                enrolment_expires_at=None,
+                                enrolled_at=datetime(2025, 3, 1, 10, 0, tzinfo=ALMATY))
+
+    # What was read (and round-tripped through the store) is what is compared.
+    assert await store.replace_station(read, enrolled) is True
+    # A second writer that read the same version loses, and changes nothing.
+    assert await store.replace_station(read, other) is False
+    assert await store.get_station(station.id) == enrolled
+    # Compared as stations, not as stored text: the same instants in another offset match.
+    in_utc = dataclasses.replace(enrolled, created_at=enrolled.created_at.astimezone(UTC))
+    assert same_station_other_text(in_utc, enrolled)
+    revoked = enrolled.revoked_now(datetime(2025, 3, 2, 8, 0, tzinfo=UTC))
+    assert await store.replace_station(in_utc, revoked) is True
+    assert await store.get_station(station.id) == revoked
+    # An absent station is never created by a replacement.
+    ghost = make_station()
+    assert await store.replace_station(ghost, ghost) is False
+    assert await store.get_station(ghost.id) is None
+    assert await store.list_stations() == [revoked]
+
+
+def same_station_other_text(a: Station, b: Station) -> bool:
+    """True if ``a`` and ``b`` are equal stations whose stored JSON differs."""
+    return a == b and a.to_json() != b.to_json()
+
+
 async def test_participant_keeps_its_station(store: HearingStore) -> None:
     hearing = make_hearing()
     await store.add_hearing(hearing)
@@ -457,6 +567,37 @@ async def test_station_events_live_beside_hearing_events(store: HearingStore) ->
 
     assert [e.kind for e in await store.list_events(station.id)] == ["station_enrolled"]
     assert [e.kind for e in await store.list_events(hearing.id)] == ["station_join"]
+
+
+# Hearings in progress (what a restart resumes)
+
+
+async def test_live_hearing_is_kept_replaced_and_forgotten(
+    open_backend: StoreOpener,
+) -> None:
+    first = LiveHearing("h_a", BASE, frozenset({"p_judge", "p_party"}), frozenset({"p_judge"}),
+                        on_record=True, alive_at=BASE + timedelta(minutes=5))
+    other = LiveHearing("h_b", BASE, frozenset({"p_mediator"}), frozenset(), on_record=False,
+                        alive_at=BASE)
+    opened = await open_backend()
+    try:
+        await opened.save_live_hearing(first)
+        await opened.save_live_hearing(other)
+        later = dataclasses.replace(first, admitted=frozenset({"p_judge"}),
+                                    alive_at=BASE + timedelta(minutes=6))
+        await opened.save_live_hearing(later)
+    finally:
+        await opened.close()
+
+    # A new process (the restart) reads what the last one kept.
+    reopened = await open_backend()
+    try:
+        assert await reopened.list_live_hearings() == [later, other]
+        await reopened.delete_live_hearing("h_b")
+        await reopened.delete_live_hearing("h_never_kept")
+        assert await reopened.list_live_hearings() == [later]
+    finally:
+        await reopened.close()
 
 
 # Lifecycle

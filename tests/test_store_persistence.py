@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from signaling.admin_token import AdminToken
 from signaling.model import (
     AuditEvent,
     Hearing,
@@ -106,7 +107,8 @@ async def test_everything_survives_close_and_reopen(open_backend: StoreOpener) -
         await store.save_participant(revoked)
         for event in events:
             await store.append_event(event)
-        await store.add_admin_token("f" * 64, datetime(2025, 5, 1, tzinfo=UTC))
+        await store.add_admin_token(
+            AdminToken("f" * 64, "clerk-1", datetime(2025, 5, 1, tzinfo=UTC)))
         secret = await store.secret("link-signing")
     finally:
         await store.close()
@@ -122,7 +124,8 @@ async def test_everything_survives_close_and_reopen(open_backend: StoreOpener) -
         got = await reopened.get_participant(first.id, party.id)
         assert got is not None and got.revoked
         assert await reopened.list_events(first.id) == events
-        assert await reopened.has_admin_token("f" * 64)
+        assert await reopened.get_admin_token("f" * 64) == AdminToken(
+            "f" * 64, "clerk-1", datetime(2025, 5, 1, tzinfo=UTC))
         assert await reopened.secret("link-signing") == secret
     finally:
         await reopened.close()
@@ -195,6 +198,43 @@ async def test_a_data_file_from_before_stations_opens_with_its_data(tmp_path: Pa
         assert await reopened.list_stations() == [station]
     finally:
         await reopened.close()
+
+
+async def test_admin_tokens_from_before_names_are_called_admin(tmp_path: Path) -> None:
+    """Schema 2 kept only the hash and creation time of each admin token."""
+    data_dir = tmp_path / "data"
+    store = await EmbeddedStore.open(data_dir)
+    await store.close()
+    with closing(sqlite3.connect(data_dir / DB_FILE_NAME)) as conn:
+        conn.execute("DROP TABLE admin_tokens")
+        conn.execute("CREATE TABLE admin_tokens (hash TEXT PRIMARY KEY, created_at TEXT NOT NULL)")
+        conn.execute("INSERT INTO admin_tokens VALUES (?, ?)",
+                     ("e" * 64, "2025-05-01T00:00:00+00:00"))
+        conn.execute("PRAGMA user_version=2")
+        conn.commit()
+
+    reopened = await EmbeddedStore.open(data_dir)
+    try:
+        legacy = AdminToken("e" * 64, "admin", datetime(2025, 5, 1, tzinfo=UTC))
+        assert await reopened.get_admin_token("e" * 64) == legacy
+        await reopened.save_admin_token(legacy.revoked_now(datetime(2025, 6, 1, tzinfo=UTC)))
+        got = await reopened.get_admin_token("e" * 64)
+        assert got is not None and got.revoked and got.name == "admin"
+    finally:
+        await reopened.close()
+
+
+async def test_redis_admin_tokens_from_before_names_are_called_admin(fresh_redis_url: str) -> None:
+    store = await RedisStore.open(fresh_redis_url, prefix="qashyq-legacy-token:")
+    try:
+        # What the Redis store wrote before names: the creation time as the hash's value.
+        await store._commands.hset("qashyq-legacy-token:admin_tokens", "e" * 64,
+                                   "2025-05-01T00:00:00+00:00")
+        assert await store.list_admin_tokens() == [
+            AdminToken("e" * 64, "admin", datetime(2025, 5, 1, tzinfo=UTC))]
+    finally:
+        await store._commands.delete("qashyq-legacy-token:admin_tokens")
+        await store.close()
 
 
 async def test_open_store_picks_the_backend(tmp_path: Path, redis_url: str) -> None:

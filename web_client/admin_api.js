@@ -78,6 +78,14 @@ export class AdminApi {
     return this.request("POST", `/api/hearings/${encodeURIComponent(id)}/end`);
   }
 
+  placeLegalHold(id, reason) {
+    return this.request("PUT", `/api/hearings/${encodeURIComponent(id)}/legal-hold`, { reason });
+  }
+
+  liftLegalHold(id) {
+    return this.request("DELETE", `/api/hearings/${encodeURIComponent(id)}/legal-hold`);
+  }
+
   /** A page of the audit timeline: {events, next} (`next`: the following page's `after`). */
   events(id, after = 0, limit = 200) {
     const query = new URLSearchParams({ after: String(after), limit: String(limit) });

@@ -1,4 +1,5 @@
-// One hearing on the clerk's page: participants and their links, revoke, end, audit timeline.
+// One hearing on the clerk's page: participants and their links, revoke, end, legal hold,
+// audit timeline.
 // The skeleton is built once; refreshes update it in place so a half-typed name or a
 // selected link is not wiped every few seconds.
 
@@ -65,6 +66,7 @@ export class HearingDetail {
       this.addError,
       this.addButton,
     );
+    this.buildLegalHold();
     this.eventsHeading = h("h3");
     this.eventList = h("ol", { class: "event-list" });
     this.moreEvents = h("button", {
@@ -78,11 +80,90 @@ export class HearingDetail {
       this.list,
       this.form,
       h("div", { class: "detail-actions" }, this.endButton),
+      this.holdBox,
       h("details", { class: "events", open: true },
         h("summary", {}, this.eventsHeading), this.eventList, this.moreEvents),
     );
     this.container.dataset.hearingId = this.id;
     this.fillRoles();
+  }
+
+  // The court must keep a hearing under legal hold (e.g. an appeal) whatever the retention
+  // period: placing one takes a reason, which the timeline records.
+  buildLegalHold() {
+    this.holdHeading = h("h3");
+    this.holdStatus = h("p", { id: "legal-hold-status", class: "muted", role: "status" });
+    this.holdReasonLabel = h("span");
+    this.holdReason = h("input", {
+      id: "legal-hold-reason", name: "reason", maxlength: "500", autocomplete: "off",
+    });
+    this.holdPlace = h("button", { id: "legal-hold-place", type: "submit", class: "btn" });
+    this.holdLift = h("button", {
+      id: "legal-hold-lift", type: "button", class: "btn btn-ghost",
+      onclick: () => this.liftHold(),
+    });
+    this.holdError = h("p", { class: "form-error", role: "alert", hidden: true });
+    this.holdForm = h("form", { class: "legal-hold-form", novalidate: true,
+      onsubmit: (e) => this.placeHold(e) },
+    h("label", { class: "field" }, this.holdReasonLabel, this.holdReason), this.holdPlace);
+    this.holdBox = h("section", { class: "legal-hold" },
+      this.holdHeading, this.holdStatus, this.holdForm, this.holdLift, this.holdError);
+  }
+
+  renderLegalHold() {
+    const hr = this.hearing;
+    this.holdHeading.textContent = t("admin.hold.title");
+    this.holdReasonLabel.textContent = t("admin.hold.reason");
+    this.holdPlace.textContent = t("admin.hold.place");
+    this.holdLift.textContent = t("admin.hold.lift");
+    const hold = hr.legal_hold;
+    this.holdBox.classList.toggle("held", Boolean(hold));
+    if (hold) {
+      this.holdStatus.textContent = t("admin.hold.held", {
+        reason: hold.reason, by: hold.placed_by, at: formatDateTime(hold.placed_at),
+      });
+    } else if (hr.retention_expires_at) {
+      this.holdStatus.textContent = t("admin.hold.expires", {
+        date: formatDateTime(hr.retention_expires_at),
+      });
+    } else {
+      this.holdStatus.textContent = t("admin.hold.keptForever");
+    }
+    this.holdForm.hidden = Boolean(hold);
+    this.holdLift.hidden = !hold;
+  }
+
+  async placeHold(event) {
+    event.preventDefault();
+    this.holdError.hidden = true;
+    const reason = this.holdReason.value.trim();
+    if (!reason) {
+      this.holdError.textContent = t("admin.hold.needReason");
+      this.holdError.hidden = false;
+      this.holdReason.focus();
+      return;
+    }
+    this.holdPlace.disabled = true;
+    try {
+      await this.api.placeLegalHold(this.id, reason);
+      this.holdReason.value = "";
+      await this.refresh();
+    } catch (err) {
+      this.fail(err, this.holdError);
+    } finally {
+      this.holdPlace.disabled = false;
+    }
+  }
+
+  async liftHold() {
+    if (!window.confirm(t("admin.hold.liftConfirm"))) return;
+    this.holdError.hidden = true;
+    try {
+      await this.api.liftLegalHold(this.id);
+      await this.refresh();
+    } catch (err) {
+      this.fail(err, this.holdError);
+    }
   }
 
   fillRoles() {
@@ -184,6 +265,7 @@ export class HearingDetail {
     this.endButton.hidden = ended;
     this.form.hidden = ended;
     this.renderParticipants(ended);
+    this.renderLegalHold();
     this.renderEvents();
   }
 

@@ -191,6 +191,9 @@ class JoinPage {
           this.view?.banner(t("hearing.rateLimited", { seconds }));
         }
         break;
+      case "page_replaced":
+        this.participation.replaced(msg);
+        break;
       default:
         // Other non-fatal errors and unknown types: never answered.
         break;
@@ -212,7 +215,9 @@ class JoinPage {
     // Network loss, server restart (1001), or no answer. A page that never got in (still
     // "connecting") learns nothing by retrying; one that was welcomed keeps trying a while.
     if (this.phase !== "connecting" && this.reconnectAttempt < RECONNECT_DELAYS_MS.length) {
-      this.startReconnecting(RECONNECT_DELAYS_MS[this.reconnectAttempt++]);
+      // The server said it is going away (a restart): the seat waits for this page there.
+      const why = code === CLOSE_CODES.GOING_AWAY ? "error.server_restarting" : "error.reconnecting";
+      this.startReconnecting(RECONNECT_DELAYS_MS[this.reconnectAttempt++], why);
       return;
     }
     this.finishVisit({ code, error, network: true });
@@ -333,11 +338,11 @@ class JoinPage {
   }
 
   /** Signaling was lost: try again after `delayMs`; the server keeps the seat meanwhile. */
-  startReconnecting(delayMs) {
+  startReconnecting(delayMs, why = "error.reconnecting") {
     this.enter("reconnecting");
     if (this.seatedInHearing) {
       const banner = $("#banner");
-      banner.textContent = t("error.reconnecting");
+      banner.textContent = t(why);
       banner.hidden = false;
       this.view?.destroy();
       this.view = null;

@@ -31,11 +31,20 @@ export class ParticipationAlerts {
     this.render();
   }
 
+  /**
+   * A `page_replaced` message: the party's link was opened on another page, which now holds
+   * the seat. Shown like a resolved alert: the judge may want to ask who is there now.
+   */
+  replaced(msg) {
+    if (!msg || typeof msg.participant_id !== "string") return;
+    this.handle({ ...msg, reason: "replaced", resolved: true, since: new Date().toISOString() });
+  }
+
   render() {
     const items = [...this.alerts.values()].map((a) => {
       const who = `${a.display_name} (${roleName(a.role)})`;
       const since = a.since ? formatTime(a.since, true) : "—";
-      const text = a.resolved
+      const text = a.reason === "replaced" ? t("participation.replaced", { who, since }) : a.resolved
         ? t("participation.restored", { who, since, until: a.until ? formatTime(a.until, true) : "—" })
         : t(`participation.${a.reason === "disconnected" ? "disconnected" : "cannotHear"}`, { who, since });
       return h("li", {

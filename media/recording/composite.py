@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .folder import COMPOSITE, RecordingFolder
+from .private_files import create_private_file
 
 WIDTH, HEIGHT = 1280, 720
 FPS = 15
@@ -180,7 +181,7 @@ class _Renderer:
         self.audio = [_AudioTrack(p.audio, t0) for p in people if p.audio]
 
     def run(self, path: Path, progress: Callable[[float], None], stop: threading.Event) -> None:
-        container: Any = av.open(str(path), "w", format="mp4")
+        container: Any = av.open(str(create_private_file(path)), "w", format="mp4")
         try:
             video: Any = container.add_stream("libx264", rate=FPS)
             video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .private_files import open_private, private_dir
 from .status import RecordingStatus
 
 STATE_DIR = ".recorder"
@@ -124,8 +125,8 @@ class RecordingFolder:
 
     def create(self) -> None:
         """Make the folders (idempotent)."""
-        self.open_dir.mkdir(parents=True, exist_ok=True)
-        self.tracks.mkdir(parents=True, exist_ok=True)
+        private_dir(self.open_dir)
+        private_dir(self.tracks)
 
     # ---- state -----------------------------------------------------------------------------
 
@@ -148,9 +149,9 @@ class RecordingFolder:
                 updated_at=time.time(),
             )
             tmp = self.status_path.with_suffix(".tmp")
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            with tmp.open("w") as f:
-                json.dump(status.to_json(), f, indent=1, sort_keys=True)
+            private_dir(tmp.parent)
+            with open_private(tmp) as f:
+                f.write(json.dumps(status.to_json(), indent=1, sort_keys=True).encode())
                 f.flush()
                 os.fsync(f.fileno())
             tmp.replace(self.status_path)
@@ -187,7 +188,7 @@ class RecordingFolder:
             entry = asdict(segment)
             entry["prev"] = previous[-1]["hash"] if previous else None
             entry["hash"] = hashlib.sha256(canonical_json(entry)).hexdigest()
-            with self.chain_path.open("ab") as f:
+            with open_private(self.chain_path, append=True) as f:
                 f.write(canonical_json(entry) + b"\n")
                 f.flush()
                 os.fsync(f.fileno())
@@ -200,7 +201,7 @@ class RecordingFolder:
         with self._lock:
             self._pending_timeline.append(canonical_json(event) + b"\n")
             try:
-                with (self.path / TIMELINE).open("ab") as f:
+                with open_private(self.path / TIMELINE, append=True) as f:
                     f.write(b"".join(self._pending_timeline))
                     f.flush()
             except OSError:

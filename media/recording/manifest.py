@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .folder import MANIFEST, PUBLIC_KEY, STATE_DIR, RecordingFolder, canonical_json, sha256_file
+from .private_files import open_private, private_dir
 from .status import VerifyReport
 
 FORMAT = "qashyq-recording-manifest/1"
@@ -45,15 +46,14 @@ class RecordingKey:
             if not isinstance(key, Ed25519PrivateKey):
                 raise ValueError(f"{path} is not an Ed25519 private key")
             return cls(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
+        with open_private(path.with_suffix(".tmp")) as f:
             f.write(pem)
             f.flush()
             os.fsync(f.fileno())
@@ -109,7 +109,7 @@ def write_manifest(
 
 def _write_synced(path: Path, data: bytes) -> None:
     tmp = path.parent / f".{path.name}.tmp"
-    with tmp.open("wb") as f:
+    with open_private(tmp) as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

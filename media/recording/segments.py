@@ -19,6 +19,7 @@ import av
 
 from .folder import ClosedSegment, RecordingFolder, fsync_path, sha256_file
 from .frames import EncodedFrame, ts_diff, vp8_dimensions
+from .private_files import create_private_file
 
 # (container format, file suffix, PyAV codec name used as the stream template)
 _FORMATS = {
@@ -55,7 +56,8 @@ class _Segment:
             # Short clusters: the muxer holds a whole cluster in memory, and a full disk
             # must show up within a second, not at the next keyframe.
             self.container: Any = av.open(
-                str(path), "w", format=fmt, container_options={"cluster_time_limit": "1000"}
+                str(create_private_file(path)), "w", format=fmt,
+                container_options={"cluster_time_limit": "1000"},
             )
             try:
                 self.stream: Any = self.container.add_stream_from_template(template)
