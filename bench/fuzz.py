@@ -241,7 +241,10 @@ class JudgeSocket:
         await _send(ws, frame)
         await ws.send_json({"type": "ping"})
         try:
-            seen = await self._until(ws, lambda m: m.get("type") == "pong")
+            # The ping may be over its rate (docs/protocol.md, Message rates): refused, it is
+            # answered all the same.
+            seen = await self._until(ws, lambda m: m.get("type") == "pong" or (
+                m.get("code") == "rate_limited" and m.get("details", {}).get("kind") == "ping"))
         except ConnectionError:
             code = ws.close_code
             return "ws 5xx" if code == 1011 else f"ws close {code}"
@@ -270,12 +273,12 @@ async def _healthy(http: aiohttp.ClientSession, target: Target, witness_token: s
         await witness.send_json({"type": "hello", "token": witness_token, "protocol": 1})
         welcome = await _expect(witness, lambda m: m["type"] == "welcome")
         if welcome["you"]["state"] == "lobby":
-            await _expect(judge, lambda m: m["type"] == "roster" and any(
+            await _expect(judge, lambda m: m["type"] in ("roster", "roster_update") and any(
                 p["id"] == target.participant_id and p["state"] == "lobby" and p["connected"]
                 for p in m["participants"]))
             await judge.send_json({"type": "admit", "participant_id": target.participant_id})
             await _expect(witness, lambda m: m["type"] == "admitted")
-        await _expect(judge, lambda m: m["type"] == "roster" and any(
+        await _expect(judge, lambda m: m["type"] in ("roster", "roster_update") and any(
             p["id"] == target.participant_id and p["state"] == "admitted" and p["connected"]
             for p in m["participants"]))
     return True

@@ -63,7 +63,7 @@ class QashyqParticipant:
         kind = message.get("type")
         if kind == "welcome":
             await self._admit_lobby(ws, message.get("roster", []))
-        elif kind == "roster":
+        elif kind in ("roster", "roster_update"):
             await self._admit_lobby(ws, message.get("participants", []))
         elif kind == "offer":
             await self._answer(ws, message["sdp"], message["streams"])

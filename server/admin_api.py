@@ -221,13 +221,40 @@ async def end_hearing(request: web.Request) -> web.Response:
         _hearing_json(state, hearing, await state.store.get_legal_hold(hearing.id)))
 
 
+# A page of the timeline: a flooded hearing's thousands of events must not be one answer.
+EVENTS_PAGE_DEFAULT = 500
+EVENTS_PAGE_MAX = 1000
+
+
+def _query_count(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidRequest(f"{name} must be a whole number from {low} to {high}",
+                             code="invalid_field", field=name)
+    return int(raw)
+
+
 @routes.get("/api/hearings/{hearing_id}/events")
 async def hearing_events(request: web.Request) -> web.Response:
-    """The hearing's audit timeline."""
+    """A page of the hearing's audit timeline: ``limit`` events after the first ``after``;
+    ``next`` is the ``after`` of the following page, null on the last."""
     state = app_state(request)
+    unknown = sorted(set(request.query) - {"after", "limit"})
+    if unknown:
+        raise InvalidRequest(f"unknown query parameter {unknown[0]!r}", code="unknown_field")
+    after = _query_count(request, "after", 0, 0, 2**53)
+    limit = _query_count(request, "limit", EVENTS_PAGE_DEFAULT, 1, EVENTS_PAGE_MAX)
     hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
-    events = await state.store.list_events(hearing.id)
-    return web.json_response({"events": [e.to_json() for e in events]})
+    # One more than asked says whether another page follows.
+    events = await state.store.list_events(hearing.id, after, limit + 1)
+    more = len(events) > limit
+    events = events[:limit]
+    return web.json_response({
+        "events": [e.to_json() for e in events],
+        "next": after + len(events) if more else None,
+    })
 
 
 @routes.get("/api/audit")

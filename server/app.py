@@ -110,11 +110,14 @@ async def openapi_document(request: web.Request) -> web.Response:
 
 
 def create_app(
-    settings: Settings, clock: Callable[[], datetime] = utc_now
+    settings: Settings, clock: Callable[[], datetime] = utc_now, *, media: bool = True
 ) -> web.Application:
     """The aiohttp application for these settings; resources open on startup.
 
-    ``clock`` is the retention sweep's (a test moves it forward by months)."""
+    ``clock`` is the retention sweep's (a test moves it forward by months). ``media=False``
+    runs signaling without the SFU (and so without recording): the load bench measures what
+    a page costs the signaling alone.
+    """
     app = web.Application(
         middlewares=[error_middleware, admin_auth_middleware],
         client_max_size=settings.max_body_bytes,
@@ -134,7 +137,8 @@ def create_app(
             recordings = RecordingService(settings, store)
             await recordings.recover()
             rooms = HearingRooms(store, audit, links,
-                                 media_factory=_media_factory(settings, recordings),
+                                 media_factory=_media_factory(settings, recordings)
+                                 if media else None,
                                  reconnect_grace_s=settings.reconnect_grace_s)
             await rooms.resume()
             app[STATE_KEY] = AppState(settings, store, audit, rooms, set())

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from signaling.message_rates import DEFAULT_MESSAGE_RATES, MessageRates
+
 
 class ConfigError(ValueError):
     """A setting has a value the server cannot use; the message names the variable."""
@@ -41,6 +43,8 @@ class Settings:
     recording_min_free_mb: int = 100
     recordings_dir: Path | None = None
     log_level: str = "INFO"
+    # Fixed in production (docs/protocol.md); a test may lift one to fill a page's outbox.
+    message_rates: MessageRates = DEFAULT_MESSAGE_RATES
     # Hearings (and their recordings) are deleted this many days after they end; None: kept.
     retention_days: int | None = None
 

@@ -15,6 +15,7 @@ from signaling.errors import (
     NotFound,
     ProtocolViolation,
     QashyqError,
+    RateLimited,
     Removed,
     RequestTooLarge,
     SlowClient,
@@ -39,6 +40,8 @@ _TABLE: tuple[tuple[type[QashyqError], int, int], ...] = (
     (Replaced, 409, 4409),
     (Conflict, 409, 4409),
     (SlowClient, 503, 4429),
+    # Answered with a non-fatal error frame, never a close; 1008 should it ever end one.
+    (RateLimited, 429, 1008),
     (InternalError, 500, 1011),
 )
 

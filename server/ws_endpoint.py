@@ -90,6 +90,7 @@ async def signaling_socket(request: web.Request) -> web.StreamResponse:
             ice_transport_policy=state.settings.ice_transport_policy,
             heartbeat_s=state.settings.heartbeat_s,
             hello_timeout_s=state.settings.hello_timeout_s,
+            message_rates=state.settings.message_rates,
             client=PageClient(request.remote, request.headers.get("User-Agent")),
         )
         await session.run()

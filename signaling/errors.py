@@ -24,6 +24,8 @@ code in one table, so no handler invents its own numbers::
     ├── NotFound
     ├── Conflict                e.g. adding a participant to an ended hearing
     ├── Removed                 a host removed the participant
+    │   └── RemovedForFlooding  the server removed a page that kept sending too fast
+    ├── RateLimited             a page sent one kind of message too often (not fatal)
     ├── SlowClient              the client did not read its messages in time
     ├── HandshakeTimeout        no hello in time
     └── InternalError           a bug on our side; logged, the page is told to rejoin
@@ -178,6 +180,25 @@ class Removed(QashyqError):
     """A host removed the participant from the hearing."""
 
     code = "removed"
+
+
+class RemovedForFlooding(Removed):
+    """The server removed a page that kept exceeding its message rates."""
+
+    code = "flooding"
+
+
+class RateLimited(QashyqError):
+    """A page sent one kind of message more often than allowed; that message was dropped."""
+
+    code = "rate_limited"
+
+    def __init__(self, kind: str, retry_after_s: float) -> None:
+        super().__init__(
+            f"too many {kind} messages; wait {retry_after_s:.1f} s before the next",
+            kind=kind,
+            retry_after_s=round(retry_after_s, 3),
+        )
 
 
 class SlowClient(QashyqError):

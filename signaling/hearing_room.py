@@ -36,11 +36,11 @@ from .protocol import (
     offer_message,
     page_replaced_message,
     record_message,
-    roster_message,
 )
 from .reconnection import ReconnectGrace
 from .room_member import HearingState, Replaced, RoomMember, Seat
 from .roster import Presence, role_permissions, roster_entries
+from .roster_fanout import RosterFanout
 from .seats import RoomSeats
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ class HearingRoom(HostModeration):
         # the audit records of what the media plane reports.
         self._tasks: set[asyncio.Task[Any]] = set()
         self._seats = RoomSeats(ReconnectGrace(reconnect_grace_s, self._seat_lost))
+        self._roster_fanout = RosterFanout()
         self.links = ParticipantLinks(self, audit, clock=clock)
 
     def attach_media(self, media: MediaPlane) -> None:
@@ -489,16 +490,15 @@ class HearingRoom(HostModeration):
     def broadcast_roster(
         self, exclude: RoomMember | None = None, *, hosts_only: bool = False
     ) -> None:
-        """Send every page its view of the roster (hosts see the lobby and the numbers)."""
-        host_view = roster_message(self.roster(for_host=True))
-        public_view = roster_message(self.roster(for_host=False))
-        for presence in self._seats.present.values():
-            if presence.member is None or presence.member is exclude:
-                continue
-            if presence.participant.role.is_host:
-                presence.member.send(host_view)
-            elif presence.participant.id in self._seats.admitted and not hosts_only:
-                presence.member.send(public_view)
+        """Send every page its view of the roster (hosts see the lobby and the numbers);
+        ``exclude`` gets it in its welcome."""
+        readers = [
+            (p.member, p.participant.role.is_host) for p in self._seats.present.values()
+            if p.member is not None and (p.participant.role.is_host
+                                         or p.participant.id in self._seats.admitted)
+        ]
+        self._roster_fanout.send(readers, lambda: self.roster(for_host=True),
+                                 welcomed=exclude, hosts_only=hosts_only)
 
     def _broadcast(self, message: PageMessage, *, admitted_only: bool) -> None:
         for pid, presence in self._seats.present.items():

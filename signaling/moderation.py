@@ -1,16 +1,18 @@
 """What hosts do to others in the hearing (besides admitting them): turn away from the lobby,
-mute at the server, remove, and close a revoked link's page.
+mute at the server, remove, and close a revoked link's page; and the server's own removal
+of a page that breaks the rules (``expel``).
 
 Every action is checked against the actor's role first (``_require_host``) and audited.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from media import MediaPlane
 
 from .audit import AuditTrail
+from .court_record import SERVER_ACTOR
 from .errors import LinkRevoked, NotFound, Removed
 from .model import Hearing
 from .protocol import muted_message
@@ -35,6 +37,9 @@ class ModeratedRoom(Protocol):
     def lobby_presence(self, participant_id: str) -> Presence: ...
 
     async def keep(self) -> None: ...
+
+    async def expel(self, member: RoomMember, error: Removed, *, actor_id: str = ...,
+                    **why: Any) -> None: ...
 
     def broadcast_roster(
         self, exclude: RoomMember | None = None, *, hosts_only: bool = False
@@ -80,11 +85,18 @@ class HostModeration:
         presence = self._seats.present.get(participant_id)
         if presence is None or presence.member is None:
             raise NotFound("no such participant is connected")
-        self._seats.admitted.discard(participant_id)
-        await self._audit.record(self.hearing.id, "removed", actor_id,
-                                 participant_id=participant_id)
+        await self.expel(presence.member, Removed("a host removed you from the hearing"),
+                         actor_id=actor_id)
+
+    async def expel(self: ModeratedRoom, member: RoomMember, error: Removed, *,
+                    actor_id: str = SERVER_ACTOR, **why: Any) -> None:
+        """Close a page and take its seat (a host's removal; by default the server's, e.g.
+        of a page that keeps sending too fast)."""
+        pid = member.participant.id
+        self._seats.admitted.discard(pid)
+        await self._audit.record(self.hearing.id, "removed", actor_id, participant_id=pid, **why)
         await self.keep()
-        presence.member.terminate(Removed("a host removed you from the hearing"))
+        member.terminate(error)
 
     async def revoke(
         self: ModeratedRoom, participant_id: str, reason: LinkRevoked | None = None

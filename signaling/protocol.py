@@ -8,6 +8,7 @@ end of this module, so each has one shape, written next to the document that des
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -165,6 +166,25 @@ def _tiles(kind: str, name: str, value: object, max_tiles: int) -> dict[str, dic
 PageMessage = dict[str, Any]
 
 
+class SharedMessage(dict[str, Any]):
+    """A message sent to many pages as it is: serialised once, on the first page's send."""
+
+    _text: str | None = None
+
+    def to_text(self) -> str:
+        """The frame's JSON; the message must not change after the first call."""
+        if self._text is None:
+            self._text = json.dumps(self, separators=(",", ":"))
+        return self._text
+
+
+def message_text(message: PageMessage) -> str:
+    """The JSON text of a frame."""
+    if isinstance(message, SharedMessage):
+        return message.to_text()
+    return json.dumps(message, separators=(",", ":"))
+
+
 def welcome_message(
     *,
     you: dict[str, Any],
@@ -203,6 +223,13 @@ def roster_message(participants: list[dict[str, Any]]) -> PageMessage:
     return {"type": "roster", "participants": participants}
 
 
+def roster_update_message(
+    participants: list[dict[str, Any]], left: list[str]
+) -> PageMessage:
+    """What changed since the roster the page holds: new or changed entries, ids gone."""
+    return SharedMessage(type="roster_update", participants=participants, left=left)
+
+
 def admitted_message() -> PageMessage:
     """A host let the page in from the lobby; an offer follows."""
     return {"type": "admitted"}
@@ -217,14 +244,14 @@ def chat_message(
     *, sender_id: str, display_name: str, role: str, text: str, at: datetime
 ) -> PageMessage:
     """A chat message, to every admitted page (the sender's too)."""
-    return {
-        "type": "chat",
-        "from": sender_id,
-        "display_name": display_name,
-        "role": role,
-        "text": text,
-        "at": at.isoformat(),
-    }
+    return SharedMessage(
+        type="chat",
+        **{"from": sender_id},
+        display_name=display_name,
+        role=role,
+        text=text,
+        at=at.isoformat(),
+    )
 
 
 def muted_message(muted: bool, by: str) -> PageMessage:

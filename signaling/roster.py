@@ -59,6 +59,7 @@ def roster_entry(
     sample = quality.sample(p.id)
     # Which direction is poor: everyone may see it (it names no figures).
     entry["quality_direction"] = None if sample is None else sample.direction
+    # A key for hosts only belongs in _HOST_ONLY too (public_entries drops those).
     if for_host and sample is not None:
         entry["quality_stats"] = sample.to_json()
     if for_host:
@@ -86,6 +87,19 @@ def roster_entries(
             for_host=for_host,
         ))
     return entries
+
+
+# What roster_entry adds for hosts only.
+_HOST_ONLY = ("quality_stats", "participation_alert")
+
+
+def public_entries(host_entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The roster as others see it, from the hosts' view: no lobby, no figures behind the
+    quality level (as ``roster_entry`` with ``for_host=False``, without building it again)."""
+    return [
+        {k: v for k, v in entry.items() if k not in _HOST_ONLY}
+        for entry in host_entries if entry["state"] != Seat.LOBBY.value
+    ]
 
 
 def role_permissions(participant: Participant, *, can_record: bool) -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -19,16 +18,20 @@ from .errors import (
     MessageTooLarge,
     ProtocolViolation,
     QashyqError,
+    RateLimited,
+    RemovedForFlooding,
     SlowClient,
 )
 from .hearing_room import HearingRoom
 from .hearing_rooms import HearingRooms
+from .message_rates import DEFAULT_MESSAGE_RATES, MessageRates, PageAllowance
 from .model import Participant
 from .protocol import (
     PROTOCOL_VERSION,
     ClientMessage,
     PageMessage,
     error_message,
+    message_text,
     parse_client_message,
     pong_message,
     welcome_message,
@@ -72,6 +75,7 @@ class ParticipantSession:
         heartbeat_s: float = 20.0,
         hello_timeout_s: float = HELLO_TIMEOUT_S,
         ice_transport_policy: str = "all",
+        message_rates: MessageRates = DEFAULT_MESSAGE_RATES,
         client: PageClient | None = None,
     ) -> None:
         self._conn = connection
@@ -88,6 +92,7 @@ class ParticipantSession:
         self._end_error: QashyqError | None = None
         self._closing = False
         self._left = False  # the page said it leaves (no reconnection grace)
+        self._allowance = PageAllowance(message_rates)
 
     @property
     def participant(self) -> Participant:
@@ -147,13 +152,7 @@ class ParticipantSession:
         finally:
             try:
                 if self._room is not None and self._participant is not None:
-                    try:
-                        # Shielded: a page that closes while its media is still being set
-                        # up cancels this task; the seat, the graces and the room's release
-                        # must still follow from its leaving.
-                        await asyncio.shield(self._room.leave(self, voluntary=self._left))
-                    except Exception:  # leaving must not mask how the session ended
-                        log.exception("leaving hearing %s failed", self._room.hearing.id)
+                    await self._leave(self._room)
                 self._closing = True
                 # The writer stops at the first close marker; one more is harmless.
                 self._put_close()
@@ -167,6 +166,20 @@ class ParticipantSession:
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
                 await self._conn.close(self._end_error)
+
+    async def _leave(self, room: HearingRoom) -> None:
+        # Leaving runs to the end even if this task is cancelled meanwhile (a server that
+        # cancels handlers when the peer's TCP closes, which a close frame causes): a half
+        # done leave would keep the seat and never tell the others.
+        leaving = asyncio.create_task(room.leave(self, voluntary=self._left))
+        try:
+            await asyncio.shield(leaving)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await leaving
+            raise
+        except Exception:  # leaving must not mask how the session ended
+            log.exception("leaving hearing %s failed", room.hearing.id)
 
     async def _serve(self) -> None:
         hello = await self._receive_hello()
@@ -233,11 +246,26 @@ class ParticipantSession:
     async def _handle_frame(self, room: HearingRoom, frame: str | bytes) -> None:
         try:
             message = parse_client_message(frame)
+            retry_after_s = self._allowance.take(message.type)
+            if retry_after_s > 0:
+                await self._refuse(room, message.type, retry_after_s)
+                return
             await self._dispatch(room, message)
         except MessageTooLarge:
             raise
         except QashyqError as error:
             self.send(error_message(error, fatal=False))
+
+    async def _refuse(self, room: HearingRoom, kind: str, retry_after_s: float) -> None:
+        """Drop a message over its rate; a page that keeps on is removed from the hearing."""
+        if not self._allowance.strike():
+            raise RateLimited(kind, retry_after_s)
+        log.warning("hearing %s: removing %s, who kept sending %s too fast",
+                    room.hearing.id, self.participant.id, kind)
+        await room.expel(self, RemovedForFlooding(
+            "you sent more messages than the hearing allows and were removed; "
+            "a host may admit you again"
+        ), reason="flooding", message_type=kind)
 
     async def _dispatch(self, room: HearingRoom, message: ClientMessage) -> None:
         kind = message.type
@@ -286,10 +314,12 @@ class ParticipantSession:
             if item is _Close:
                 await self._conn.close(self._end_error)
                 return
+            assert isinstance(item, dict)
             try:
-                await asyncio.wait_for(
-                    self._conn.send(json.dumps(item, separators=(",", ":"))), SEND_TIMEOUT_S
-                )
+                # A timeout scope, not wait_for: no task per frame, and a fan-out to a
+                # thousand pages sends a thousand frames.
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await self._conn.send(message_text(item))
             except TimeoutError:
                 self._closing = True
                 self._end_error = SlowClient("the connection could not keep up and was closed")

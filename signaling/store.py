@@ -97,8 +97,11 @@ class HearingStore(Protocol):
     async def append_event(self, event: AuditEvent) -> None:
         """Append to the hearing's audit timeline; events are never changed or removed."""
 
-    async def list_events(self, hearing_id: str) -> list[AuditEvent]:
-        """The hearing's audit timeline in the order appended."""
+    async def list_events(
+        self, hearing_id: str, start: int = 0, limit: int | None = None
+    ) -> list[AuditEvent]:
+        """The hearing's audit timeline in the order appended: at most ``limit`` events
+        (None: all) from position ``start`` (0 is the first event), a cursor for pages."""
 
     async def add_admin_token(self, token: AdminToken) -> None:
         """Remember an admin token by its hash (never the token itself); re-adding a known

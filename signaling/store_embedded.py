@@ -350,12 +350,17 @@ class EmbeddedStore:
 
         await self._run(work)
 
-    async def list_events(self, hearing_id: str) -> list[AuditEvent]:
-        """The hearing's audit timeline in the order appended."""
+    async def list_events(
+        self, hearing_id: str, start: int = 0, limit: int | None = None
+    ) -> list[AuditEvent]:
+        """The hearing's audit timeline in the order appended: at most ``limit`` events
+        (None: all) from position ``start``."""
 
         def work(conn: sqlite3.Connection) -> list[str]:
+            # LIMIT -1: no limit. The index on (hearing_id, seq) serves the offset.
             rows = conn.execute(
-                "SELECT json FROM events WHERE hearing_id = ? ORDER BY seq", (hearing_id,)
+                "SELECT json FROM events WHERE hearing_id = ? ORDER BY seq LIMIT ? OFFSET ?",
+                (hearing_id, -1 if limit is None else limit, max(0, start)),
             )
             return [str(row[0]) for row in rows]
 

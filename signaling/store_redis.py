@@ -365,9 +365,16 @@ class RedisStore:
         """Append to the hearing's audit timeline; events are never changed or removed."""
         await self._client().rpush(self._events(event.hearing_id), _dumps(event.to_json()))
 
-    async def list_events(self, hearing_id: str) -> list[AuditEvent]:
-        """The hearing's audit timeline in the order appended."""
-        bodies: list[bytes] = await self._client().lrange(self._events(hearing_id), 0, -1)
+    async def list_events(
+        self, hearing_id: str, start: int = 0, limit: int | None = None
+    ) -> list[AuditEvent]:
+        """The hearing's audit timeline in the order appended: at most ``limit`` events
+        (None: all) from position ``start``."""
+        start = max(0, start)
+        if limit is not None and limit <= 0:
+            return []
+        stop = -1 if limit is None else start + limit - 1
+        bodies: list[bytes] = await self._client().lrange(self._events(hearing_id), start, stop)
         return [AuditEvent.from_json(_loads(body)) for body in bodies]
 
     async def add_admin_token(self, token: AdminToken) -> None:

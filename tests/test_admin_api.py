@@ -187,6 +187,36 @@ async def test_revoke_and_end_are_in_the_audit_timeline(api: Api) -> None:
     assert all(e["at"] and e["actor"] == ADMIN_TOKEN_NAME for e in timeline["events"])
 
 
+async def test_the_timeline_is_read_in_pages_with_a_cursor(api: Api) -> None:
+    hearing = await api.create_hearing()
+    for i in range(6):
+        await api.invite(hearing["id"], "witness", f"Witness {i}")
+    path = f"/api/hearings/{hearing['id']}/events"
+    _, whole = await api.call("GET", path)
+    assert len(whole["events"]) == 7 and whole["next"] is None
+
+    pages, after = [], 0
+    while after is not None:
+        status, page = await api.call("GET", path, params={"after": str(after), "limit": "3"})
+        assert status == 200 and len(page["events"]) <= 3
+        pages.append(page["events"])
+        after = page["next"]
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [e for p in pages for e in p] == whole["events"]
+
+    # A page read to the end, asked again from where it stopped, gets only what is new.
+    await api.invite(hearing["id"], "lawyer")
+    _, fresh = await api.call("GET", path, params={"after": "7"})
+    assert [e["kind"] for e in fresh["events"]] == ["participant_invited"]
+    assert fresh["events"][0]["data"]["role"] == "lawyer" and fresh["next"] is None
+
+    for bad in ({"limit": "0"}, {"limit": "1001"}, {"after": "-1"}, {"after": "x"}):
+        status, err = await api.call("GET", path, params=bad)
+        assert (status, err["code"]) == (400, "invalid_field"), bad
+    status, err = await api.call("GET", path, params={"cursor": "3"})
+    assert (status, err["code"]) == (400, "unknown_field")
+
+
 async def test_openapi_documents_every_admin_route(api: Api) -> None:
     async with api.http.get(api.url("/api/openapi.json")) as r:  # no token needed
         assert r.status == 200

@@ -50,6 +50,22 @@ def test_bench_runs_both_systems(tmp_path: Path) -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
 
 
+def test_signaling_load_runs(tmp_path: Path) -> None:
+    figures_path = tmp_path / "load.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.signaling_load", "--pages", "30", "--raises", "3",
+         "--json", str(figures_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=150, check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "fanout_p95_ms" in completed.stdout
+    figures = json.loads(figures_path.read_text())
+    assert (figures["pages"], figures["failed_pages"], figures["fanout_missed"]) == (30, 0, 0)
+    for key in ("join_all_s", "kb_per_page", "fanout_p50_ms", "fanout_p95_ms", "fanout_max_ms"):
+        assert isinstance(figures[key], (int, float)) and math.isfinite(figures[key]), key
+    assert len(figures["fanout_rounds_first_median_last_ms"]) == 3
+
+
 def test_fuzz_bench_finds_no_500_and_a_working_hearing(tmp_path: Path) -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "bench.fuzz", "--inputs", "400", "--seed", "3",

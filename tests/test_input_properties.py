@@ -8,6 +8,7 @@ and no example database is written (no ``.hypothesis`` folder in the repository)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -17,9 +18,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from server.config import Settings
 from server.state import STATE_KEY
 from signaling.errors import InvalidRequest
 from signaling.json_input import load_json
+from signaling.message_rates import MessageRates
 from signaling.protocol import MESSAGE_TYPES, parse_client_message
 from tests.fixtures.app_server import Api, hearing_body
 from tests.fixtures.signaling_client import SignalingClient
@@ -131,6 +134,13 @@ async def witness(api: Api) -> dict[str, Any]:
     """A hearing's witness (the examples of one property share it)."""
     hearing = await api.create_hearing()
     return await api.invite(hearing["id"], "witness")
+
+
+@pytest.fixture(name="settings")
+def unlimited_settings(settings: Settings) -> Settings:
+    """Message rates lifted: these properties are about what each frame does, and they send
+    hundreds on one page (tests/test_message_rates.py covers the limits)."""
+    return dataclasses.replace(settings, message_rates=MessageRates.unlimited())
 
 
 @pytest.fixture

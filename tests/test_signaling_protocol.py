@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from server.config import Settings
+from signaling.message_rates import DEFAULT_MESSAGE_RATES, MessageRate
 from tests.fixtures.app_server import Api
 from tests.fixtures.polling import poll
 from tests.fixtures.signaling_client import SignalingClient
@@ -22,8 +23,13 @@ from tests.fixtures.signaling_client import SignalingClient
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """A short hello timeout keeps the handshake test quick (the default is 10 s)."""
-    return dataclasses.replace(settings, hello_timeout_s=1.0, heartbeat_s=1.0)
+    """A short hello timeout keeps the handshake test quick (the default is 10 s); chat is
+    not rate-limited so that one judge can fill a page's outbox (test_message_rates.py
+    covers the limits)."""
+    return dataclasses.replace(
+        settings, hello_timeout_s=1.0, heartbeat_s=1.0,
+        message_rates=DEFAULT_MESSAGE_RATES.with_rate("chat", MessageRate(10**6, 10**6)),
+    )
 
 
 @pytest.fixture

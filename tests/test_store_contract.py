@@ -324,6 +324,24 @@ async def test_events_are_listed_in_the_order_appended_per_hearing(
     assert await store.list_events("h_missing") == []
 
 
+async def test_events_are_listed_in_pages_from_a_position(store: HearingStore) -> None:
+    one, other = make_hearing(), make_hearing()
+    await store.add_hearing(one)
+    await store.add_hearing(other)
+    events = [make_event(one.id, f"kind_{i}", i) for i in range(7)]
+    for i, event in enumerate(events):
+        await store.append_event(event)
+        if i % 2:  # another hearing's events in between take no place in this one's pages
+            await store.append_event(make_event(other.id, "joined", i))
+
+    pages = [await store.list_events(one.id, start, 3) for start in (0, 3, 6, 7)]
+    assert pages == [events[0:3], events[3:6], events[6:7], []]
+    assert await store.list_events(one.id, 2) == events[2:]
+    assert await store.list_events(one.id, 0, 0) == []
+    assert await store.list_events(one.id, 100, 3) == []
+    assert await store.list_events("h_missing", 0, 3) == []
+
+
 # Admin tokens and secrets
 
 

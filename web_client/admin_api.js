@@ -86,9 +86,11 @@ export class AdminApi {
     return this.request("DELETE", `/api/hearings/${encodeURIComponent(id)}/legal-hold`);
   }
 
-  events(id) {
-    return this.request("GET", `/api/hearings/${encodeURIComponent(id)}/events`).then(
-      (d) => d.events || [],
+  /** A page of the audit timeline: {events, next} (`next`: the following page's `after`). */
+  events(id, after = 0, limit = 200) {
+    const query = new URLSearchParams({ after: String(after), limit: String(limit) });
+    return this.request("GET", `/api/hearings/${encodeURIComponent(id)}/events?${query}`).then(
+      (d) => ({ events: d.events || [], next: d.next ?? null }),
     );
   }
 }

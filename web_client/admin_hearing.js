@@ -8,6 +8,9 @@ import { h, svgDataUrl } from "./dom.js";
 import { eventName, formatDateTime, formatTime, ROLE_NAMES, roleName, t } from "./i18n.js";
 
 const HOSTS = new Set(["judge", "mediator", "clerk"]);
+// The timeline comes a page at a time: a flooded hearing's thousands of events took the page
+// seconds to render in one piece.
+const EVENTS_PAGE = 200;
 
 export class HearingDetail {
   constructor(api, id, container, { onChanged, onAuthFailure, stations }) {
@@ -18,7 +21,8 @@ export class HearingDetail {
     this.onChanged = onChanged;
     this.onAuthFailure = onAuthFailure;
     this.hearing = null;
-    this.events = [];
+    this.events = []; // the timeline from its start, as far as loaded
+    this.eventsNext = null; // the next page's cursor while the clerk has not loaded it
     this.links = new Map(); // participant id -> {join_url, join_qr_svg}; shown once, kept in memory
     this.items = new Map(); // participant id -> <li>
     this.closed = false;
@@ -65,6 +69,10 @@ export class HearingDetail {
     this.buildLegalHold();
     this.eventsHeading = h("h3");
     this.eventList = h("ol", { class: "event-list" });
+    this.moreEvents = h("button", {
+      type: "button", class: "btn btn-ghost btn-small more-events", hidden: true,
+      onclick: () => this.loadMoreEvents(),
+    });
     this.container.replaceChildren(
       h("div", { class: "detail-head" }, this.title, this.info),
       this.error,
@@ -74,7 +82,7 @@ export class HearingDetail {
       h("div", { class: "detail-actions" }, this.endButton),
       this.holdBox,
       h("details", { class: "events", open: true },
-        h("summary", {}, this.eventsHeading), this.eventList),
+        h("summary", {}, this.eventsHeading), this.eventList, this.moreEvents),
     );
     this.container.dataset.hearingId = this.id;
     this.fillRoles();
@@ -184,19 +192,45 @@ export class HearingDetail {
   async refresh() {
     if (this.closed) return;
     try {
-      const [hearing, events] = await Promise.all([
+      // Once read to the end, each refresh asks only for what is new; while pages remain
+      // unread, the clerk asks for them with "more".
+      const reading = this.eventsNext === null;
+      const after = this.events.length;
+      const [hearing, page] = await Promise.all([
         this.api.getHearing(this.id),
-        this.api.events(this.id),
+        reading ? this.api.events(this.id, after, EVENTS_PAGE) : null,
       ]);
       if (this.closed) return;
       const first = !this.hearing;
       this.hearing = hearing;
-      this.events = events;
+      // Two refreshes may overlap: only the answer that continues the timeline is kept.
+      if (page && this.eventsNext === null && this.events.length === after) this.addEvents(page);
       this.error.hidden = true;
       if (first && !this.nameInput.value) this.roleSelect.value = this.defaultRole();
       this.render();
     } catch (err) {
       this.fail(err);
+    }
+  }
+
+  addEvents(page) {
+    this.events.push(...page.events);
+    this.eventsNext = page.next;
+  }
+
+  async loadMoreEvents() {
+    const after = this.eventsNext;
+    if (after === null || after !== this.events.length) return;
+    this.moreEvents.disabled = true;
+    try {
+      const page = await this.api.events(this.id, after, EVENTS_PAGE);
+      if (this.closed || this.events.length !== after) return;
+      this.addEvents(page);
+      this.renderEvents();
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.moreEvents.disabled = false;
     }
   }
 
@@ -330,7 +364,10 @@ export class HearingDetail {
   }
 
   renderEvents() {
-    const events = [...this.events].reverse();
+    // In the order things happened; "more" below loads the next page.
+    const events = this.events;
+    this.moreEvents.textContent = t("admin.detail.moreEvents");
+    this.moreEvents.hidden = this.eventsNext === null;
     if (!events.length) {
       this.eventList.replaceChildren(h("li", { class: "muted" }, t("admin.detail.noEvents")));
       return;

@@ -157,6 +157,10 @@ class JoinPage {
         this.roster = Array.isArray(msg.participants) ? msg.participants : [];
         this.view?.setRoster(this.roster);
         break;
+      case "roster_update":
+        this.roster = updatedRoster(this.roster, msg);
+        this.view?.setRoster(this.roster);
+        break;
       case "chat":
         this.view?.addChat(msg);
         break;
@@ -179,11 +183,19 @@ class JoinPage {
       case "participation_alert":
         this.participation.handle(msg);
         break;
+      case "error":
+        // A message over its rate was dropped (docs/protocol.md, Message rates): say so, or
+        // the person would think their chat line went out.
+        if (msg.code === "rate_limited") {
+          const seconds = Math.max(1, Math.ceil(Number(msg.details?.retry_after_s) || 1));
+          this.view?.banner(t("hearing.rateLimited", { seconds }));
+        }
+        break;
       case "page_replaced":
         this.participation.replaced(msg);
         break;
       default:
-        // Non-fatal errors and unknown types: never answered.
+        // Other non-fatal errors and unknown types: never answered.
         break;
     }
   }
@@ -429,3 +441,16 @@ class JoinPage {
 }
 
 new JoinPage(takeToken()).start();
+
+/** The roster after a `roster_update`: changed entries in place, new ones last, gone ones out. */
+function updatedRoster(roster, msg) {
+  const changed = new Map((Array.isArray(msg.participants) ? msg.participants : [])
+    .map((p) => [p.id, p]));
+  const left = new Set(Array.isArray(msg.left) ? msg.left : []);
+  const kept = roster.filter((p) => !left.has(p.id)).map((p) => {
+    const next = changed.get(p.id);
+    changed.delete(p.id);
+    return next || p;
+  });
+  return [...kept, ...changed.values()];
+}

@@ -24,7 +24,9 @@ export const CLOSE_CODES = Object.freeze({
 });
 
 /** The error frame codes a 4403 close comes with: why this participant may not be here. */
-export const REFUSAL_REASONS = Object.freeze(["link_revoked", "removed", "denied", "station_revoked"]);
+export const REFUSAL_REASONS = Object.freeze([
+  "link_revoked", "removed", "denied", "station_revoked", "flooding",
+]);
 
 /**
  * The close codes after which trying again by itself cannot help: the server meant it, and

@@ -5,6 +5,9 @@
 // phone link is the difference between video and none.
 
 const CHECK_EVERY_MS = 2000;
+// Resizing a window fires dozens of events a second; the server takes a view at most a few
+// times a second (docs/protocol.md, Message rates), so reports are at least this far apart.
+const MIN_GAP_MS = 500;
 
 /** Watches the tiles in `#tiles` and sends a `view` message whenever what it shows changes. */
 export class ViewReport {
@@ -16,13 +19,25 @@ export class ViewReport {
     this.grid = grid;
     this.send = send;
     this.last = "";
-    this.check = () => this.report();
+    this.sentAt = 0;
+    this.pending = null;
+    this.check = () => this.schedule();
     this.timer = setInterval(this.check, CHECK_EVERY_MS);
     document.addEventListener("visibilitychange", this.check);
     window.addEventListener("resize", this.check);
   }
 
-  /** Send the view now if it changed (also called when the tiles change). */
+  /** Report soon: now, or once MIN_GAP_MS has passed since the last report. */
+  schedule() {
+    if (this.pending) return;
+    const wait = Math.max(0, this.sentAt + MIN_GAP_MS - Date.now());
+    this.pending = setTimeout(() => {
+      this.pending = null;
+      this.report();
+    }, wait);
+  }
+
+  /** Send the view now if it changed. */
   report() {
     const tiles = {};
     const scale = window.devicePixelRatio || 1;
@@ -41,7 +56,10 @@ export class ViewReport {
     const message = { type: "view", tiles, hidden: document.hidden === true };
     const text = JSON.stringify(message);
     if (text === this.last) return;
-    if (this.send(message)) this.last = text;
+    if (this.send(message)) {
+      this.last = text;
+      this.sentAt = Date.now();
+    }
   }
 
   /** A new signaling connection knows nothing of the view yet: say it again. */
@@ -52,6 +70,7 @@ export class ViewReport {
 
   close() {
     clearInterval(this.timer);
+    clearTimeout(this.pending);
     document.removeEventListener("visibilitychange", this.check);
     window.removeEventListener("resize", this.check);
   }
