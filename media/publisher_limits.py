@@ -29,6 +29,12 @@ from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
 # The largest picture a layer may announce: full HD, landscape or portrait.
 MAX_PICTURE = (1920, 1080)
 HARD_CEILING_FACTOR = 2.0
+# A browser takes the REMB as the bound of everything it sends, audio, packet headers and
+# its encoders' overshoot included, while the page's layers add up to exactly the cap: told
+# the bare cap, Firefox leaves its top layer off. So the REMB allows for those (still well
+# under the hard ceiling).
+REMB_OVER_CAP = 1.2
+REMB_AUDIO_BPS = 64_000
 
 
 def picture_allowed(width: int, height: int, ceiling: tuple[int, int] = MAX_PICTURE) -> bool:
@@ -58,14 +64,22 @@ class PublisherLimits:
             return None
         return int(self.max_video_kbps * 1000 * HARD_CEILING_FACTOR)
 
+    @property
+    def remb_bps(self) -> int | None:
+        """What the publisher is told it may send in all (bits/s): the cap and its allowances."""
+        if self.max_video_kbps is None:
+            return None
+        return int(self.max_video_kbps * 1000 * REMB_OVER_CAP + REMB_AUDIO_BPS)
+
     def remb_packet(self, sender_ssrc: int, media_ssrcs: list[int]) -> bytes | None:
         """The RTCP REMB telling a publisher the cap for its video SSRCs (None: no cap, or no
         SSRC known yet)."""
-        if self.max_video_kbps is None or not media_ssrcs:
+        bitrate = self.remb_bps
+        if bitrate is None or not media_ssrcs:
             return None
         packet = RtcpPsfbPacket(
             fmt=RTCP_PSFB_APP, ssrc=sender_ssrc, media_ssrc=0,
-            fci=pack_remb_fci(self.max_video_kbps * 1000, media_ssrcs),
+            fci=pack_remb_fci(bitrate, media_ssrcs),
         )
         return bytes(packet)
 

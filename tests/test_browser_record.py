@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from tests.fixtures.app_server import Api, LiveServer
-from tests.fixtures.browser import PageOpener
+from tests.fixtures.browser import PageOpener, enter_hearing
 from tests.fixtures.tiny_disk_server import TinyDiskServer
 
 pytestmark = pytest.mark.browser
-
-
-async def _enter(pages: PageOpener, url: str) -> Page:
-    page = await pages.open(url)
-    await expect(page.locator("#join")).to_be_visible(timeout=15_000)
-    await page.click("#join")
-    return page
 
 
 async def test_hosts_switch_the_record_and_everyone_sees_it(
@@ -26,9 +19,10 @@ async def test_hosts_switch_the_record_and_everyone_sees_it(
     async with aiohttp.ClientSession() as http:
         api = Api(http, live_server.admin_token, live_server.base_url)
         hearing = await api.create_hearing(language="en")
-        judge = await _enter(pages, (await api.invite(hearing["id"], "judge"))["join_url"])
+        judge_link = await api.invite(hearing["id"], "judge")
+        judge = await enter_hearing(pages, judge_link["join_url"])
         witness_link = await api.invite(hearing["id"], "witness")
-        witness = await _enter(pages, witness_link["join_url"])
+        witness = await enter_hearing(pages, witness_link["join_url"])
         entry = judge.locator(f'#lobby-list [data-participant-id="{witness_link["id"]}"]')
         await entry.locator("[data-action=admit]").click(timeout=15_000)
         await expect(witness.locator("#screen-hearing")).to_be_visible(timeout=15_000)
@@ -57,7 +51,8 @@ async def test_a_failing_recorder_alerts_the_judge_on_the_page(
         async with aiohttp.ClientSession() as http:
             api = Api(http, server.admin_token, server.base_url)
             hearing = await api.create_hearing(language="ru")
-            judge = await _enter(pages, (await api.invite(hearing["id"], "judge"))["join_url"])
+            judge_link = await api.invite(hearing["id"], "judge")
+            judge = await enter_hearing(pages, judge_link["join_url"])
             alert = judge.locator("#recorder-alert")
             await expect(alert).to_be_visible(timeout=30_000)
             await expect(alert).to_contain_text("Сбой записи")

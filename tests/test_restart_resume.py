@@ -25,7 +25,7 @@ from playwright.async_api import Page, expect
 
 from tests.fixtures.aiortc_participant import AiortcParticipant
 from tests.fixtures.app_server import REPO, Api, LiveServer, free_port
-from tests.fixtures.browser import PageOpener, playing_remote_videos
+from tests.fixtures.browser import PageOpener, enter_hearing, playing_remote_videos
 from tests.fixtures.hearing_pages import roster_entry
 from tests.fixtures.polling import eventually, poll
 
@@ -167,23 +167,16 @@ async def _recording(api: Api, hearing_id: str, state: str) -> dict[str, Any] | 
 # ---- real pages ------------------------------------------------------------------------------
 
 
-async def _enter(pages: PageOpener, url: str) -> Page:
-    page = await pages.open(url)
-    await expect(page.locator("#join")).to_be_visible(timeout=15_000)
-    await page.click("#join")
-    return page
-
-
 async def _three_party_hearing(
     api: Api, pages: PageOpener
 ) -> tuple[dict[str, Any], list[Page], dict[str, dict[str, Any]]]:
     hearing = await api.create_hearing(language="en")
     links = {role: await api.invite(hearing["id"], role)
              for role in ("judge", "defendant", "lawyer")}
-    judge = await _enter(pages, links["judge"]["join_url"])
+    judge = await enter_hearing(pages, links["judge"]["join_url"])
     others = []
     for role in ("defendant", "lawyer"):
-        page = await _enter(pages, links[role]["join_url"])
+        page = await enter_hearing(pages, links[role]["join_url"])
         entry = judge.locator(f'#lobby-list [data-participant-id="{links[role]["id"]}"]')
         await entry.locator("[data-action=admit]").click(timeout=15_000)
         await expect(page.locator("#screen-hearing")).to_be_visible(timeout=15_000)

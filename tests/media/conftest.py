@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from media import HearingMedia
+from media import HearingMedia, RecorderFault
 from tests.fixtures.aiortc_page import Client, MovingVideoTrack, ReceivedTrack
 from tests.fixtures.polling import DEADLINE, eventually
 
@@ -90,3 +90,19 @@ def all_frames(client: Client, others: list[Client], minimum: int) -> Callable[[
         )
 
     return check
+
+
+class FaultListener:
+    """A recorder's listener that keeps the faults it is told of and expects all media."""
+
+    def __init__(self) -> None:
+        self.faults: list[RecorderFault] = []
+
+    def recorder_fault(self, fault: RecorderFault) -> None:
+        self.faults.append(fault)
+
+    def recorder_resumed(self, fault: RecorderFault) -> None:
+        return None
+
+    def expects_media(self, participant_id: str, kind: str) -> bool:
+        return True

@@ -16,11 +16,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from media.plane import RecorderFault, TimelineEntry
+from media.plane import TimelineEntry
 from media.recording.folder import RecordingFolder, canonical_json
 from media.recording.hearing_recorder import HearingRecorder
 
-from .conftest import HearingFactory, all_frames, eventually
+from .conftest import FaultListener, HearingFactory, all_frames, eventually
 
 # How long the lease is held if the test never asks to release it (the loop stood still).
 STUCK_AT_MOST_S = 8.0
@@ -34,20 +34,6 @@ told = bool(select.select([sys.stdin], [], [], float(sys.argv[2]))[0])
 fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
 print("released" if told else "deadline", flush=True)
 """
-
-
-class _Listener:
-    def __init__(self) -> None:
-        self.faults: list[RecorderFault] = []
-
-    def recorder_fault(self, fault: RecorderFault) -> None:
-        self.faults.append(fault)
-
-    def recorder_resumed(self, fault: RecorderFault) -> None:
-        return None
-
-    def expects_media(self, participant_id: str, kind: str) -> bool:
-        return True
 
 
 def a_thread_waits_for_the_lease() -> bool:
@@ -73,7 +59,7 @@ async def test_a_segment_stuck_in_its_chain_write_holds_neither_forwarding_nor_t
 
     recorder = HearingRecorder(hearing.media, folder, case_number="1-1/2026", title="T",
                                segment_s=1.0, stall_s=60.0, on_finished=finished)
-    listener = _Listener()
+    listener = FaultListener()
     await recorder.start(listener)
     await eventually(lambda: any(folder.open_dir.glob("judge-video-*")),
                      what="the judge's video is being recorded")
