@@ -186,12 +186,13 @@ async def main_async(seconds: float) -> None:
               "real time (target >= 2x)")
 
 
-async def stall_async(duration: float, streams: int, segment_s: float) -> None:
+async def stall_async(duration: float, streams: int, segment_s: float,
+                      recorded: bool = True) -> None:
     print(f"preparing {recording_stall.LOOP_S:g} s of synthetic 640x480 VP8 + Opus "
           f"(a keyframe every {segment_s:g} s) ...", flush=True)
     video = _video_packets(recording_stall.LOOP_S, 450_000, keyframe_every_s=segment_s)
     audio = _audio_packets(recording_stall.LOOP_S)
-    await recording_stall.run(duration, streams, segment_s, video, audio)
+    await recording_stall.run(duration, streams, segment_s, video, audio, recorded=recorded)
 
 
 def main() -> None:
@@ -205,9 +206,13 @@ def main() -> None:
                         help="streams recorded with --duration (default 40)")
     parser.add_argument("--segment", type=float, default=2.0,
                         help="segment length with --duration, s (default 2)")
+    parser.add_argument("--unrecorded", action="store_true",
+                        help="with --duration: the same feed with no recorder (the forwarding "
+                             "path's own stalls, to compare with)")
     args = parser.parse_args()
     if args.duration is not None:
-        asyncio.run(stall_async(args.duration, args.streams, args.segment))
+        asyncio.run(stall_async(args.duration, args.streams, args.segment,
+                                recorded=not args.unrecorded))
     else:
         asyncio.run(main_async(args.seconds))
 

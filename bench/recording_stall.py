@@ -174,9 +174,16 @@ async def _timeline(recorder: HearingRecorder, until: float) -> int:
     return written
 
 
+async def _idle(until: float) -> int:
+    await asyncio.sleep(max(0.0, until - time.monotonic()))
+    return 0
+
+
 async def run(duration: float, streams: int, segment_s: float,
-              video: list[ForwardedPacket], audio: list[ForwardedPacket]) -> None:
-    """Record ``streams`` streams for ``duration`` seconds and print the loop's worst stall."""
+              video: list[ForwardedPacket], audio: list[ForwardedPacket], *,
+              recorded: bool = True) -> None:
+    """Record ``streams`` streams for ``duration`` seconds and print the loop's worst stall
+    (``recorded`` False: the same feed with no recorder, the forwarding path's own)."""
     participants = max(1, streams // 2)
     published = []
     for n in range(participants):
@@ -203,20 +210,24 @@ async def run(duration: float, streams: int, segment_s: float,
         gc.freeze()
         probe = StallProbe()
         probe.start()
-        await recorder.start(listener)
+        if recorded:
+            await recorder.start(listener)
         start = time.monotonic() + 0.1
         until = start + duration
         feeders = [
             _feed(s, timed[s.kind], s.clock_rate, start + 0.013 * i, until)
             for i, s in enumerate(published)
         ]
-        results = await asyncio.gather(_timeline(recorder, until), *feeders)
-        await recorder.finish(ended=True)
+        timeline = _timeline(recorder, until) if recorded else _idle(until)
+        results = await asyncio.gather(timeline, *feeders)
+        if recorded:
+            await recorder.finish(ended=True)
         await probe.close()
         gc.unfreeze()
         segments = len(folder.chain())
-        print(f"recorded {len(published)} streams for {duration:g} s: {segments} segments "
-              f"closed, {results[0]} timeline events, {len(listener.faults)} faults")
+        print(f"{'recorded' if recorded else 'fed, unrecorded,'} {len(published)} streams for "
+              f"{duration:g} s: {segments} segments closed, {results[0]} timeline events, "
+              f"{len(listener.faults)} faults")
         if listener.faults:
             print("faults:", "; ".join(listener.faults[:5]))
         print(f"longest event-loop stall: {probe.worst_s * 1000:.1f} ms "
