@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import segno
 from aiohttp import web
 
-from signaling.errors import Conflict, InvalidRequest, NotFound
+from signaling.errors import Conflict, InvalidRequest
 from signaling.model import (
     DEFAULT_MAX_VIDEO_KBPS,
     Hearing,
@@ -35,7 +35,7 @@ from .request_body import (
     read_json_object,
     string_field,
 )
-from .state import AppState, app_state
+from .state import AppState, app_state, stored_hearing
 from .station_assignment import assignable_station_id, record_assignment
 
 routes = web.RouteTableDef()
@@ -53,13 +53,6 @@ def _enum_field(
     except ValueError:
         allowed = ", ".join(e.value for e in enum)
         raise InvalidRequest(f"{name} must be one of: {allowed}", code=code, field=name) from None
-
-
-async def _hearing_or_404(state: AppState, hearing_id: str) -> Hearing:
-    hearing = await state.store.get_hearing(hearing_id)
-    if hearing is None:
-        raise NotFound("no such hearing")
-    return hearing
 
 
 @routes.get("/api/whoami")
@@ -140,7 +133,7 @@ async def list_hearings(request: web.Request) -> web.Response:
 async def get_hearing(request: web.Request) -> web.Response:
     """A hearing with its participants and who is connected or waiting."""
     state = app_state(request)
-    hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
+    hearing = await stored_hearing(state, request.match_info["hearing_id"])
     room = state.rooms.get(hearing.id)
     participants = []
     for p in await state.store.list_participants(hearing.id):
@@ -158,7 +151,7 @@ async def get_hearing(request: web.Request) -> web.Response:
 async def add_participant(request: web.Request) -> web.Response:
     """Invite a participant; the answer carries their link and its QR code."""
     state = app_state(request)
-    hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
+    hearing = await stored_hearing(state, request.match_info["hearing_id"])
     data = await read_json_object(request, state.settings.max_body_bytes)
     check_fields(data, {"display_name", "role"}, frozenset({"station_id"}))
     role = _enum_field(data, "role", Role, code="unknown_role")
@@ -204,7 +197,7 @@ def _qr_svg(url: str) -> str:
 async def revoke_participant(request: web.Request) -> web.Response:
     """Revoke a participant's link at once; a live page is closed."""
     state = app_state(request)
-    hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
+    hearing = await stored_hearing(state, request.match_info["hearing_id"])
     participant = await state.rooms.revoke(hearing.id, request.match_info["participant_id"],
                                            admin=admin_actor(request))
     return web.json_response(participant.public_json())
@@ -214,7 +207,7 @@ async def revoke_participant(request: web.Request) -> web.Response:
 async def end_hearing(request: web.Request) -> web.Response:
     """End the hearing for everyone; ending twice is harmless."""
     state = app_state(request)
-    hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
+    hearing = await stored_hearing(state, request.match_info["hearing_id"])
     if hearing.ended_at is None:
         hearing = await state.rooms.end(hearing.id, admin=admin_actor(request))
     return web.json_response(
@@ -246,7 +239,7 @@ async def hearing_events(request: web.Request) -> web.Response:
         raise InvalidRequest(f"unknown query parameter {unknown[0]!r}", code="unknown_field")
     after = _query_count(request, "after", 0, 0, 2**53)
     limit = _query_count(request, "limit", EVENTS_PAGE_DEFAULT, 1, EVENTS_PAGE_MAX)
-    hearing = await _hearing_or_404(state, request.match_info["hearing_id"])
+    hearing = await stored_hearing(state, request.match_info["hearing_id"])
     # One more than asked says whether another page follows.
     events = await state.store.list_events(hearing.id, after, limit + 1)
     more = len(events) > limit

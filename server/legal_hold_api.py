@@ -10,14 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
-from signaling.errors import NotFound
 from signaling.model import Hearing, utc_now
 from signaling.retention import LegalHold, RetentionRule
 from signaling.store import COURT_TIMELINE
 
 from .admin_tokens import admin_actor
 from .request_body import check_fields, read_json_object, string_field
-from .state import AppState, app_state
+from .state import AppState, app_state, stored_hearing
 
 routes = web.RouteTableDef()
 
@@ -33,18 +32,11 @@ def retention_json(state: AppState, hearing: Hearing, hold: LegalHold | None) ->
     }
 
 
-async def _hearing(state: AppState, hearing_id: str) -> Hearing:
-    hearing = await state.store.get_hearing(hearing_id)
-    if hearing is None:
-        raise NotFound("no such hearing")
-    return hearing
-
-
 @routes.put("/api/hearings/{hearing_id}/legal-hold")
 async def place_legal_hold(request: web.Request) -> web.Response:
     """Place (or change the reason of) a legal hold: the hearing is never deleted while held."""
     state = app_state(request)
-    hearing = await _hearing(state, request.match_info["hearing_id"])
+    hearing = await stored_hearing(state, request.match_info["hearing_id"])
     data = await read_json_object(request, state.settings.max_body_bytes)
     check_fields(data, {"reason"})
     hold = LegalHold(hearing.id, utc_now(), admin_actor(request),
@@ -60,7 +52,7 @@ async def place_legal_hold(request: web.Request) -> web.Response:
 async def lift_legal_hold(request: web.Request) -> web.Response:
     """Lift the hold: the hearing is deleted once its retention period is over."""
     state = app_state(request)
-    hearing = await _hearing(state, request.match_info["hearing_id"])
+    hearing = await stored_hearing(state, request.match_info["hearing_id"])
     if await state.store.lift_legal_hold(hearing.id):
         for timeline in (hearing.id, COURT_TIMELINE):
             await state.audit.record(timeline, "legal_hold_lifted", admin_actor(request),

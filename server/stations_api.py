@@ -42,7 +42,7 @@ from .admin_tokens import admin_actor
 from .bearer import bearer_credential
 from .request_body import check_fields, query_datetime, read_json_object, string_field
 from .route_access import Access, access
-from .state import AppState, app_state
+from .state import AppState, app_state, stored_hearing
 from .station_assignment import assignable_station_id, record_assignment
 
 STATION_API_PREFIX = "/api/station/"
@@ -230,9 +230,7 @@ async def station_events(request: web.Request) -> web.Response:
 async def assign_station(request: web.Request) -> web.Response:
     """Assign a participant to a workstation (``station_id``), or unassign (null)."""
     state = app_state(request)
-    hearing = await state.store.get_hearing(request.match_info["hearing_id"])
-    if hearing is None:
-        raise NotFound("no such hearing")
+    hearing = await stored_hearing(state, request.match_info["hearing_id"])
     participant = await state.store.get_participant(
         hearing.id, request.match_info["participant_id"]
     )
@@ -311,9 +309,7 @@ async def station_join(request: web.Request) -> web.Response:
     if request.body_exists:
         data = await read_json_object(request, state.settings.max_body_bytes)
     check_fields(data, set(), frozenset({"participant_id"}))
-    hearing = await state.store.get_hearing(request.match_info["hearing_id"])
-    if hearing is None:
-        raise NotFound("no such hearing")
+    hearing = await stored_hearing(state, request.match_info["hearing_id"])
     mine = _assigned(await state.store.list_participants(hearing.id), station.id)
     if "participant_id" in data:
         wanted = string_field(data, "participant_id")

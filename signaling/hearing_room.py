@@ -39,7 +39,7 @@ from .protocol import (
 )
 from .reconnection import ReconnectGrace
 from .room_member import HearingState, Replaced, RoomMember, Seat
-from .roster import Presence, role_permissions, roster_entries
+from .roster import Presence, public_entries, role_permissions, roster_entries
 from .roster_fanout import RosterFanout
 from .seats import RoomSeats
 
@@ -132,7 +132,8 @@ class HearingRoom(HostModeration):
 
     def roster(self, for_host: bool) -> list[dict[str, Any]]:
         """The roster as a page sees it; only hosts see who waits in the lobby."""
-        return roster_entries(self._seats, self.links, for_host=for_host)
+        entries = roster_entries(self._seats, self.links)
+        return entries if for_host else public_entries(entries)
 
     def permissions(self, participant: Participant) -> list[str]:
         """What this participant's role allows in this room."""

@@ -174,7 +174,7 @@ class HearingRooms:
 
     async def _release(self, room: HearingRoom) -> None:
         """The last page went: free the room, its media and tasks; the seats rest in the
-        store until someone returns."""
+        store (the room kept them there as the last page left) until someone returns."""
         hearing_id = room.hearing.id
         async with self._lock_of(hearing_id):
             if self._rooms.get(hearing_id) is not room or not room.idle:
@@ -184,8 +184,6 @@ class HearingRooms:
                 self._resting[hearing_id] = live
             del self._rooms[hearing_id]
             await room.close()
-            if live is not None:
-                await self.store.save_live_hearing(live)
 
     async def admit_link(self, token: object) -> tuple[Hearing, Participant]:
         """Check a link against its signature, the store and the schedule.

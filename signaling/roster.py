@@ -36,9 +36,8 @@ def roster_entry(
     reconnecting: bool,
     quality: NetworkQuality,
     participation: str | None,
-    for_host: bool,
 ) -> dict[str, Any]:
-    """One line of the roster; only hosts get the link figures behind the quality level."""
+    """One line of the hosts' roster (``public_entries`` makes everyone else's from it)."""
     p = presence.participant
     entry: dict[str, Any] = {
         "id": p.id,
@@ -60,18 +59,15 @@ def roster_entry(
     # Which direction is poor: everyone may see it (it names no figures).
     entry["quality_direction"] = None if sample is None else sample.direction
     # A key for hosts only belongs in _HOST_ONLY too (public_entries drops those).
-    if for_host and sample is not None:
+    if sample is not None:
         entry["quality_stats"] = sample.to_json()
-    if for_host:
-        # Why a party who must follow the hearing cannot now ("cannot_hear", "disconnected").
-        entry["participation_alert"] = participation
+    # Why a party who must follow the hearing cannot now ("cannot_hear", "disconnected").
+    entry["participation_alert"] = participation
     return entry
 
 
-def roster_entries(
-    seats: RoomSeats, links: ParticipantLinks, *, for_host: bool
-) -> list[dict[str, Any]]:
-    """The roster as a page sees it; only hosts see who waits in the lobby."""
+def roster_entries(seats: RoomSeats, links: ParticipantLinks) -> list[dict[str, Any]]:
+    """The roster as hosts see it: the lobby too, and the figures behind quality levels."""
     entries = []
     for pid, presence in seats.present.items():
         seat = seats.seat_of(pid)
@@ -79,12 +75,11 @@ def roster_entries(
         reconnecting = seat is None and seats.is_reconnecting(pid)
         if reconnecting:
             seat = Seat.ADMITTED
-        if seat is None or (seat is Seat.LOBBY and not for_host):
+        if seat is None:
             continue
         entries.append(roster_entry(
             presence, seat, reconnecting=reconnecting, quality=links.quality,
-            participation=links.participation_of(pid) if for_host else None,
-            for_host=for_host,
+            participation=links.participation_of(pid),
         ))
     return entries
 
@@ -95,7 +90,7 @@ _HOST_ONLY = ("quality_stats", "participation_alert")
 
 def public_entries(host_entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The roster as others see it, from the hosts' view: no lobby, no figures behind the
-    quality level (as ``roster_entry`` with ``for_host=False``, without building it again)."""
+    quality level, no participation alerts."""
     return [
         {k: v for k, v in entry.items() if k not in _HOST_ONLY}
         for entry in host_entries if entry["state"] != Seat.LOBBY.value

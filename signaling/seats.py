@@ -47,18 +47,21 @@ class RoomSeats:
         """Dropped, and the seat is still kept for them."""
         return self.grace.is_reconnecting(participant_id)
 
+    def is_here(self, participant_id: str) -> bool:
+        """Connected, or dropped within the reconnection grace."""
+        presence = self.present.get(participant_id)
+        return presence is not None and (presence.member is not None
+                                         or self.grace.is_reconnecting(participant_id))
+
     @property
     def idle(self) -> bool:
         """Nobody connected and nobody within a reconnection grace."""
-        return not any(p.member is not None or self.grace.is_reconnecting(pid)
-                       for pid, p in self.present.items())
+        return not any(self.is_here(pid) for pid in self.present)
 
     def live_state(self, hearing_id: str, *, opened_at: datetime, on_record: bool,
                    now: datetime) -> LiveHearing:
         """The seats as a restart needs them."""
-        present = {pid for pid in self.admitted
-                   if pid in self.present and (self.present[pid].member is not None
-                                               or self.grace.is_reconnecting(pid))}
+        present = {pid for pid in self.admitted if self.is_here(pid)}
         return LiveHearing(hearing_id, opened_at, frozenset(self.admitted),
                            frozenset(present), on_record=on_record, alive_at=now)
 
