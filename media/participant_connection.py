@@ -74,6 +74,12 @@ class OfferSink(Protocol):
 _DIRECTIONS = frozenset({"inactive", "sendonly", "recvonly", "sendrecv"})
 
 
+def _retrieve_result(task: asyncio.Task[str | None]) -> None:
+    """Mark a shielded task's outcome as seen: its awaiter may have been cancelled."""
+    if not task.cancelled():
+        task.exception()
+
+
 def _media_directions(sdp: str) -> list[tuple[str, str, str | None]]:
     """(kind, mid, direction) of every m-section, as aiortc's SDP parser would read them."""
     sections: list[tuple[str, str, str | None]] = []
@@ -273,29 +279,43 @@ class ParticipantConnection:
             return  # _changed is set: the answer to the offer in flight sends the next one
         self._offer_in_flight = True
         try:
-            # close() waits for this: aiortc gathering on a closed connection leaks sockets.
-            async with self._description_lock:
-                if self._closed:
-                    return
-                # createOffer reads the m-lines without suspending: later changes set this.
-                self._changed = False
-                offer = await self.pc.createOffer()
-                await self.pc.setLocalDescription(
-                    RTCSessionDescription(sdp=add_opus_parameters(offer.sdp), type="offer")
-                )
-                if self.can_publish:
-                    # Gathering made the sockets: read them with the kernel's arrival times.
-                    stamp_arrivals(ice_connection(self.pc), self._arrivals)
-                sdp = offer_publishing(
-                    str(self.pc.localDescription.sdp), publish_mids=self._publish_mids(),
-                    camera_mids=self._camera_mids(), rids=SIMULCAST_RIDS,
-                )
-                sdp = keep_rejected(sdp, self._rejected)
+            # Shielded: a gather cancelled half-way leaves the sockets aioice 0.13 has
+            # already bound (it keeps them only after its whole address loop). The task
+            # holds the description lock, so close() waits for it.
+            describing = asyncio.create_task(
+                self._describe_offer(), name=f"describe-{self.participant_id}"
+            )
+            describing.add_done_callback(_retrieve_result)
+            sdp = await asyncio.shield(describing)
+            if sdp is None:
+                self._offer_in_flight = False
+                return
             self._offered = True
             await self._send_offer(self.participant_id, sdp, self.stream_map())
         except BaseException:
             self._offer_in_flight = False
             raise
+
+    async def _describe_offer(self) -> str | None:
+        """Make and set the next offer; the SDP to send, or None once closed."""
+        # close() waits for this: aiortc gathering on a closed connection leaks sockets.
+        async with self._description_lock:
+            if self._closed:
+                return None
+            # createOffer reads the m-lines without suspending: later changes set this.
+            self._changed = False
+            offer = await self.pc.createOffer()
+            await self.pc.setLocalDescription(
+                RTCSessionDescription(sdp=add_opus_parameters(offer.sdp), type="offer")
+            )
+            if self.can_publish:
+                # Gathering made the sockets: read them with the kernel's arrival times.
+                stamp_arrivals(ice_connection(self.pc), self._arrivals)
+            sdp = offer_publishing(
+                str(self.pc.localDescription.sdp), publish_mids=self._publish_mids(),
+                camera_mids=self._camera_mids(), rids=SIMULCAST_RIDS,
+            )
+            return keep_rejected(sdp, self._rejected)
 
     async def renegotiate(self) -> None:
         """Offer changed m-lines: now, after the answer in flight, or once connected.

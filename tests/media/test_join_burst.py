@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import re
 import threading
 from typing import Any
@@ -36,6 +37,35 @@ async def test_simultaneous_joins_all_see_and_hear_each_other(
     assert all(client.offer_count <= 3 for client in clients), [
         (c.participant_id, c.offer_count) for c in clients
     ]
+
+
+def _open_sockets() -> int:
+    return sum(os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+               for fd in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{fd}"))
+
+
+async def test_a_join_cut_short_while_its_offer_is_made_leaves_no_socket_open(
+    make_hearing: HearingFactory,
+) -> None:
+    """A page that leaves (or a server that stops) while its first offer gathers ICE
+    candidates: aioice binds one socket per address in turn, and a gather cancelled between
+    two of them used to leave the first one open for good."""
+    hearing = await make_hearing()
+    warm = await hearing.join("warm-up")
+    await eventually(lambda: warm.connected_at is not None, what="the first page connects")
+    await hearing.leave(warm)
+    before = _open_sockets()
+    # Cancelled after every number of loop turns up to well past the gather (it binds
+    # its sockets some five turns in): one of them falls between the two binds.
+    for turns in range(40):
+        joining = asyncio.create_task(hearing.media.add_participant(f"p{turns}",
+                                                                    can_publish=True))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        joining.cancel()
+        await asyncio.gather(joining, return_exceptions=True)
+        await hearing.media.remove_participant(f"p{turns}")
+    assert _open_sockets() == before
 
 
 async def test_lean_receivers_drop_the_estimator_only_for_the_calling_thread() -> None:
