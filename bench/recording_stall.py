@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -91,6 +92,10 @@ class StallProbe:
         self.most_other_s = 0.0
         self.wakeups = 0
         self.over_target = 0
+        # Steal: a VM's "running" thread may not run at all while the host runs others.
+        self.worst_stolen_s = 0.0
+        self.worst_unstolen_s = 0.0
+        self.over_target_unstolen = 0
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -99,14 +104,18 @@ class StallProbe:
 
     async def _run(self) -> None:
         while True:
-            before, sched = time.perf_counter(), _schedstat()
+            before, sched, steal = time.perf_counter(), _schedstat(), _stolen()
             await asyncio.sleep(PROBE_S)
             elapsed = time.perf_counter() - before
             late = elapsed - PROBE_S
             after = _schedstat()
+            stolen = _stolen() - steal
             running, runqueue = after[0] - sched[0], after[1] - sched[1]
             self.wakeups += 1
             self.over_target += late > TARGET_S
+            self.over_target_unstolen += late > TARGET_S and not stolen
+            if not stolen:
+                self.worst_unstolen_s = max(self.worst_unstolen_s, late)
             self.most_running_s = max(self.most_running_s, running)
             self.most_runqueue_s = max(self.most_runqueue_s, runqueue)
             # Sleeping PROBE_S is neither: what is beyond it, the GIL or a blocking call.
@@ -116,6 +125,7 @@ class StallProbe:
                 self.worst_s = late
                 self.worst_running_s = running
                 self.worst_runqueue_s = runqueue
+                self.worst_stolen_s = stolen
 
     async def close(self) -> None:
         """Stop probing."""
@@ -123,6 +133,17 @@ class StallProbe:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+
+
+def _stolen() -> float:
+    # Seconds of CPU the hypervisor gave others, all of this VM's cores (/proc/stat "steal",
+    # counted in clock ticks of 10 ms): zero on bare metal or where unavailable.
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _schedstat() -> tuple[float, float]:
@@ -239,3 +260,8 @@ async def run(duration: float, streams: int, segment_s: float,
         print(f"  worst of each over all probes: ran {probe.most_running_s * 1000:.1f} ms, "
               f"waited for a core {probe.most_runqueue_s * 1000:.1f} ms, for the GIL or a "
               f"blocking call {max(0.0, probe.most_other_s) * 1000:.1f} ms")
+        print(f"  CPU time the hypervisor took from this VM (all cores) during that probe: "
+              f"{probe.worst_stolen_s * 1000:.0f} ms")
+        print(f"longest stall while the hypervisor took nothing: "
+              f"{probe.worst_unstolen_s * 1000:.1f} ms ({probe.over_target_unstolen} late by more "
+              f"than {TARGET_S * 1000:g} ms)")

@@ -111,7 +111,10 @@ class BenchServer:
         self.base_url = ""
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "QASHYQ_DATA_DIR": self._tmp.name, "QASHYQ_LOG_LEVEL": "WARNING",
+        # QASHYQ_LOG_LEVEL=DEBUG in the bench's environment logs each subscriber's estimate
+        # and allocation (media.downlink) into OUT/qashyq.log.
+        return {**os.environ, "QASHYQ_DATA_DIR": self._tmp.name,
+                "QASHYQ_LOG_LEVEL": os.environ.get("QASHYQ_LOG_LEVEL", "WARNING"),
                 "PYTHONPATH": str(REPO)}
 
     async def start(self) -> None:

@@ -30,12 +30,15 @@ over: the server sends at most about 110 % of the estimate.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .plane import TileView
 from .subscription import Subscription
+
+log = logging.getLogger(__name__)
 
 START_BPS = 1_500_000
 MIN_BPS = 50_000
@@ -232,6 +235,8 @@ class Downlink:
             self._hold_s = HOLD_S
         self._congested_at = now
         if lowered < self.estimate:
+            log.debug("%s: estimate %d -> %d kbit/s (sent %d)", self.participant_id,
+                      self.estimate // 1000, lowered // 1000, self._sent_rate // 1000)
             self.estimate = lowered
             # Now, not at the next tick: the link is queueing and audio waits behind video.
             self._reallocate()
@@ -292,6 +297,11 @@ class Downlink:
                 self._upgraded_at[id(plan.subscription)] = now
             plan.subscription.set_layer(plan.layer)
         audio_only = bool(sendable) and not given
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: estimate %d kbit/s, sent %d, layers %s%s", self.participant_id,
+                      self.estimate // 1000, self._sent_rate // 1000,
+                      {p.subscription.stream.participant_id: p.layer for p in plans},
+                      " audio only" if audio_only else "")
         if audio_only != self.audio_only:
             self.audio_only = audio_only
             if audio_only:

@@ -56,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # DEBUG is for our own decisions (each subscriber's estimate and layers): aiortc and
+    # aioice would log every STUN and RTCP packet.
+    for library in ("aiortc", "aioice"):
+        logging.getLogger(library).setLevel(max(logging.INFO, logging.getLogger().level))
     try:
         if args.command == "admin-token":
             return asyncio.run(_admin_token(settings, args))

@@ -22,6 +22,7 @@ from ..periodic_task import PeriodicTask
 from ..plane import RecorderFault, RecorderListener, RecorderStart, TimelineEntry
 from ..published_stream import PublishedStream
 from .folder import ClosedSegment, RecordingFolder
+from .recorder_thread import RecorderThread
 from .status import RecordingState
 from .timeline import TimelineWriter
 from .track_recorder import TrackRecorder
@@ -82,6 +83,7 @@ class HearingRecorder:
         self._closing_tracks: set[asyncio.Task[None]] = set()
         self._watch: PeriodicTask | None = None
         self._timeline = TimelineWriter(folder)
+        self._thread: RecorderThread | None = None
         self._finished = False
         self.on = False
 
@@ -152,6 +154,8 @@ class HearingRecorder:
             return
         self._finished = True
         await self.pause()
+        if self._thread is not None:
+            await self._thread.close()
         try:
             await asyncio.to_thread(self._timeline.close)
         except OSError:
@@ -177,8 +181,11 @@ class HearingRecorder:
         """Attach a track recorder to a stream while on the record."""
         if not self.on or id(stream) in self._recorders or self._origin is None:
             return
+        if self._thread is None:
+            self._thread = RecorderThread(f"recorder-{self.folder.hearing_id}")
         recorder = TrackRecorder(
-            stream, self.folder, self, origin=self._origin, segment_s=self._segment_s
+            stream, self.folder, self, origin=self._origin, segment_s=self._segment_s,
+            thread=self._thread,
         )
         self._recorders[id(stream)] = (stream, recorder, self._clock())
 

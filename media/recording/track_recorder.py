@@ -2,19 +2,18 @@
 
 It records the best layer the publisher sends (a ``LayerSwitch`` moves it between layers at
 keyframes, so the record stays one continuous track when a phone's encoder drops its top
-layer). ``deliver`` only timestamps the packet and puts it on a bounded queue (never blocks
-the forwarding path); a worker thread assembles frames and writes segments. Failures (a full
-queue, a write or mux error) are reported as faults through ``TrackEvents`` on the event
-loop; the recorder then drops what it cannot write and tries again at the next keyframe
-after ``RETRY_AFTER_S``, so a freed disk resumes the record by itself.
+layer). ``deliver`` only timestamps the packet and queues it, within this track's bound,
+for the hearing's ``RecorderThread`` (never blocks the forwarding path), which assembles
+frames and writes segments. Failures (a full queue, a write or mux error) are reported as
+faults through ``TrackEvents`` on the event loop; the recorder then drops what it cannot
+write and tries again at the next keyframe after ``RETRY_AFTER_S``, so a freed disk
+resumes the record by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -25,6 +24,7 @@ from ..layer_switch import LayerSwitch
 from ..published_stream import ForwardedPacket, PublishedStream
 from .folder import ClosedSegment, RecordingFolder
 from .frames import AudioFrames, EncodedFrame, VideoFrames
+from .recorder_thread import RecorderThread
 from .segments import SegmentWriter
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,6 @@ class TrackEvents(Protocol):
         """A segment was closed and entered in the chain."""
 
 
-_STOP = object()
 
 
 class TrackRecorder:
@@ -62,6 +61,7 @@ class TrackRecorder:
         *,
         origin: float,
         segment_s: float,
+        thread: RecorderThread | None = None,
         queue_packets: int = QUEUE_PACKETS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -74,9 +74,15 @@ class TrackRecorder:
         self._events = events
         self._clock = clock
         self._loop = asyncio.get_running_loop()
-        self._queue: queue.Queue[tuple[float, ForwardedPacket] | object] = queue.Queue(
-            queue_packets
-        )
+        # The hearing's thread, or (alone, as in the benchmarks) one of its own.
+        self._own_thread = thread is None
+        self._thread = thread or RecorderThread(f"recorder-{self.track}")
+        # The thread's queue is shared and unbounded: this track's share is bounded by
+        # counting, each counter with one writer (the loop what it queues, the thread what
+        # it takes).
+        self._queue_limit = queue_packets
+        self._queued = 0
+        self._taken = 0
         self._writer = SegmentWriter(
             folder, stream.participant_id, stream.kind, segment_s=segment_s, origin=origin
         )
@@ -87,10 +93,11 @@ class TrackRecorder:
         self._next_choice = 0.0
         self.choose_layer(clock())
         self._closing: asyncio.Future[None] | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"recorder-{self.track}", daemon=True
-        )
-        self._thread.start()
+        # Worker-thread state.
+        self._assembler: AudioFrames | VideoFrames | None = None
+        self._codec_refused = False
+        self._retry_at = 0.0
+        self._dropped = 0
 
     @property
     def faulted(self) -> bool:
@@ -118,14 +125,15 @@ class TrackRecorder:
             packet.mime_type, packet.clock_rate, packet.keyframe_start, packet.segment,
             packet.layer,
         )
-        try:
-            self._queue.put_nowait((now, recorded))
-        except queue.Full:
+        waiting = self._queued - self._taken
+        if waiting >= self._queue_limit:
             if not self._overflowing:
                 self._overflowing = True
                 self._events.track_fault(self, "the recorder cannot keep up (queue full)")
             return
-        if self._overflowing and self._queue.qsize() < self._queue.maxsize // 2:
+        self._queued += 1
+        self._thread.put(self, (now, recorded))
+        if self._overflowing and waiting < self._queue_limit // 2:
             self._overflowing = False
             self._events.track_resumed(self)
         if self._writer.want_keyframe and self._switch.current is not None:
@@ -151,42 +159,44 @@ class TrackRecorder:
         self._switch.close()
 
     async def close(self) -> None:
-        """Write what is queued, close the open segment, stop the thread; idempotent."""
+        """Write what is queued and close the open segment; idempotent."""
         if self._closing is None:
             self._closed = True
             self._switch.close()
-            self._queue.put(_STOP)
-            self._closing = asyncio.ensure_future(asyncio.to_thread(self._thread.join))
+            self._closing = asyncio.ensure_future(self._close())
         await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
+        await self._thread.finish(self)
+        if self._own_thread:
+            await self._thread.close()
 
     # ---- worker thread ---------------------------------------------------------------------
 
-    def _run(self) -> None:
-        assembler: AudioFrames | VideoFrames | None = None
-        retry_at = 0.0
-        dropped = 0
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                break
-            assert isinstance(item, tuple)
-            arrival, packet = item
-            if assembler is None:
-                try:
-                    self._writer.set_codec(packet.mime_type, packet.clock_rate)
-                except ValueError as error:
-                    self._report_fault(str(error))
-                    return
-                assembler = VideoFrames(packet.mime_type) if self.kind == "video" \
-                    else AudioFrames()
-            for frame in assembler.push(arrival, packet.rtp, packet.keyframe_start):
-                if self._fault is not None and (arrival < retry_at or not frame.keyframe):
-                    continue
-                retry_at = self._write(frame, arrival, retry_at)
-            if assembler.dropped != dropped:
-                dropped = assembler.dropped
-                self._writer.frame_lost()
-        self._finish()
+    def take(self, item: object) -> None:
+        """Assemble frames from one queued packet and write them (in the thread)."""
+        self._taken += 1
+        assert isinstance(item, tuple)
+        arrival, packet = item
+        if self._assembler is None:
+            if self._codec_refused:
+                return
+            try:
+                self._writer.set_codec(packet.mime_type, packet.clock_rate)
+            except ValueError as error:
+                self._codec_refused = True
+                self._report_fault(str(error))
+                return
+            self._assembler = VideoFrames(packet.mime_type) if self.kind == "video" \
+                else AudioFrames()
+        assembler = self._assembler
+        for frame in assembler.push(arrival, packet.rtp, packet.keyframe_start):
+            if self._fault is not None and (arrival < self._retry_at or not frame.keyframe):
+                continue
+            self._retry_at = self._write(frame, arrival, self._retry_at)
+        if assembler.dropped != self._dropped:
+            self._dropped = assembler.dropped
+            self._writer.frame_lost()
 
     def _write(self, frame: EncodedFrame, arrival: float, retry_at: float) -> float:
         try:
@@ -202,7 +212,8 @@ class TrackRecorder:
             self._closed_segment(closed)
         return retry_at
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
+        """Close the open segment (in the thread, after the last queued packet)."""
         try:
             closed = self._writer.close()
         except Exception as error:

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -104,3 +105,34 @@ async def test_a_segment_stuck_in_its_chain_write_holds_neither_forwarding_nor_t
         assert hashlib.sha256(canonical_json(claimed)).hexdigest() == entry["hash"]
         previous = entry["hash"]
     assert not listener.faults
+
+
+def _recorder_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("recorder-")]
+
+
+async def test_all_tracks_of_a_hearing_are_written_by_one_thread_that_ends_with_the_record(
+    make_hearing: HearingFactory, tmp_path: Path,
+) -> None:
+    """Each thread that wants the GIL competes with the loop that forwards media: forty
+    recorder threads held it 50 ms at times (``python -m bench.recording --duration``)."""
+    hearing = await make_hearing()
+    clients = [await hearing.join(name) for name in ("judge", "lawyer", "defendant")]
+    for client in clients:
+        await eventually(all_frames(client, [c for c in clients if c is not client], 5),
+                         what=f"{client.participant_id} sees the others")
+    folder = RecordingFolder(tmp_path, "h1")
+
+    async def finished(hearing_id: str, ended: bool) -> None:
+        return None
+
+    recorder = HearingRecorder(hearing.media, folder, case_number="1-1/2026", title="T",
+                               segment_s=1.0, stall_s=60.0, on_finished=finished)
+    await recorder.start(FaultListener())
+    await eventually(lambda: len({e["track"] for e in folder.chain()}) == 6,
+                     what="segments of all six tracks are in the chain")
+    assert _recorder_threads() == ["recorder-h1"]
+    await recorder.finish(ended=True)
+    assert _recorder_threads() == []
+    # Every track's last segment was written when the record ended.
+    assert all(not list(folder.open_dir.glob(f"{c.participant_id}-*")) for c in clients)
