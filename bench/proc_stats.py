@@ -21,11 +21,16 @@ class ProcSample:
 
 def _children(pid: int) -> list[int]:
     found: list[int] = []
-    for task in (_PROC / str(pid) / "task").glob("*/children"):
+    tasks = _PROC / str(pid) / "task"
+    try:
+        threads = os.listdir(tasks)
+    except OSError:
+        return found  # the process exited
+    for thread in threads:
         try:
-            found.extend(int(child) for child in task.read_text().split())
+            found.extend(int(child) for child in (tasks / thread / "children").read_text().split())
         except OSError:
-            continue  # the thread exited while we looked
+            continue  # the thread exited while we looked (the server's come and go)
     return found
 
 

@@ -8,8 +8,9 @@ That is the congestion signal: the estimate drops at once to the REMB plus the a
 85 % of all that is sent, if lower). Loss the subscriber reports counts too (above 10 %, the
 estimate loses half the loss rate and is cut to what arrived), but only on streams whose
 publisher lost nothing on the way in, so a damaged phone uplink never makes healthy
-downlinks look poor. Without a congestion signal, and while what is sent
-uses most of the estimate, the estimate grows by ``GROWTH_PER_S`` a second; after a
+downlinks look poor; while losing, a fresh REMB caps the estimate too. Without a congestion
+signal, once the subscriber has reported on what it is sent, and while what is sent uses
+most of the estimate, the estimate grows by ``GROWTH_PER_S`` a second; after a
 congestion it grows linearly for ``HOLD_S`` (AIMD, like Google Congestion Control's rate
 controller: fast to back off, careful to come back).
 
@@ -40,7 +41,10 @@ from .subscription import Subscription
 
 log = logging.getLogger(__name__)
 
-START_BPS = 1_500_000
+# mediasoup's initialAvailableOutgoingBitrate: a desktop reaches its top layers by growth in
+# a few seconds, while a phone on a 300 kbit/s link is not first flooded with 1.5 Mbit/s
+# (measured: its estimate took 12 s to come down from there, audio concealed meanwhile).
+START_BPS = 600_000
 MIN_BPS = 50_000
 MAX_BPS = 20_000_000
 GROWTH_PER_S = 1.25
@@ -196,6 +200,9 @@ class Downlink:
         self._sent, self._sent_at = (sent_bytes, video_payload_bytes), now
         elapsed = min(2.0, now - self._last_update)
         self._last_update = now
+        log.debug("%s: sent %d kbit/s, worst loss %s, delivered %s, remb %s",
+                  self.participant_id, self._sent_rate // 1000, worst_downlink_loss, delivered,
+                  self._remb)
         if worst_downlink_loss is not None and worst_downlink_loss > HIGH_LOSS:
             # Google Congestion Control's loss-based rule, once a second: a share of the
             # estimate goes, in proportion to the loss; and never more is left than what
@@ -203,10 +210,19 @@ class Downlink:
             # rule alone would take many seconds to come down, with audio lost meanwhile).
             lowered = self.estimate * (1 - 0.5 * worst_downlink_loss)
             floor = BACKOFF_FLOOR
+            if self._remb is not None and now - self._remb_at < REMB_FRESH_S:
+                # Losing, the receiver's own estimate is the better measure of its link
+                # (the rule alone takes a tenth a second: 12 s from 600 to 300 kbit/s).
+                audio_rate = max(0.0, self._sent_rate - self._video_rate)
+                lowered = min(lowered, self._remb + audio_rate)
             if self._sent_rate and delivered is not None \
                     and self._sent_rate * delivered < lowered:
                 lowered, floor = self._sent_rate * delivered, DELIVERED_FLOOR
             self._back_off(lowered, now, floor)
+            return
+        if worst_downlink_loss is None and not self.audio_only:
+            # No receiver report on what is sent yet: no evidence that even this arrives
+            # (on audio only, the hold below decides when video is tried again).
             return
         if worst_downlink_loss is not None and worst_downlink_loss > LOW_LOSS:
             return  # some loss: hold
@@ -228,6 +244,10 @@ class Downlink:
     def _back_off(self, bitrate: float, now: float, floor: float = BACKOFF_FLOOR) -> None:
         if now - self._congested_at < BACKOFF_EVERY_S:
             return  # the last back-off has not had time to show yet
+        if self.audio_only:
+            # Audio is never cut, and the loss and REMB that still arrive tell of the video
+            # queued before the switch: lowered further, the estimate only delays video.
+            return
         lowered = int(max(MIN_BPS, bitrate, floor * self.estimate))
         if now - self._video_back_at < RETRY_WINDOW_S:
             self._hold_s = min(MAX_HOLD_S, 2 * self._hold_s)
@@ -297,7 +317,7 @@ class Downlink:
                 self._upgraded_at[id(plan.subscription)] = now
             plan.subscription.set_layer(plan.layer)
         audio_only = bool(sendable) and not given
-        if log.isEnabledFor(logging.DEBUG):
+        if log.isEnabledFor(logging.DEBUG):  # why a page got what it got (bench logs)
             log.debug("%s: estimate %d kbit/s, sent %d, layers %s%s", self.participant_id,
                       self.estimate // 1000, self._sent_rate // 1000,
                       {p.subscription.stream.participant_id: p.layer for p in plans},

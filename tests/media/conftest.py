@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from media import HearingMedia, RecorderFault
+from media.recording.folder import RecordingFolder
+from media.recording.hearing_recorder import HearingRecorder
 from tests.fixtures.aiortc_page import Client, MovingVideoTrack, ReceivedTrack
 from tests.fixtures.polling import DEADLINE, eventually
 
@@ -106,3 +109,13 @@ class FaultListener:
 
     def expects_media(self, participant_id: str, kind: str) -> bool:
         return True
+
+
+def hearing_recorder(media: HearingMedia, tmp_path: Path) -> HearingRecorder:
+    """A recorder of the hearing into ``tmp_path`` (hearing ``h1``), 1 s segments."""
+
+    async def finished(hearing_id: str, ended: bool) -> None:
+        return None
+
+    return HearingRecorder(media, RecordingFolder(tmp_path, "h1"), case_number="1-1/2026",
+                           title="T", segment_s=1.0, stall_s=60.0, on_finished=finished)

@@ -271,3 +271,50 @@ def test_a_flooded_link_comes_down_to_what_arrives_in_two_steps() -> None:
     c.now += 0.5
     link.update(1_500_000 // 8 + 400_000 // 8, 1_300_000 // 8, 0.3, delivered=0.75)
     assert link.estimate < 375_000  # a second later: down again, still losing
+
+
+def test_without_a_receiver_report_the_estimate_does_not_grow() -> None:
+    # A new phone page: what it is sent fills the estimate, but nothing says it arrives
+    # (this grew 1.5 to 2.4 Mbit/s on a 300 kbit/s link before its first report).
+    page = _Page(600_000)
+    link, c = page.downlink, page.clock
+    link.update(0, 0, None)
+    for second in range(1, 4):
+        c.now += 1
+        link.update(second * 580_000 // 8, second * 450_000 // 8, None)
+    assert link.estimate == 600_000
+    c.now += 1
+    link.update(4 * 580_000 // 8, 4 * 450_000 // 8, 0.0)  # reported, nothing lost
+    assert link.estimate > 600_000
+
+
+def test_losing_the_estimate_comes_down_to_the_receivers_own_at_once() -> None:
+    page = _Page(600_000)
+    link, c = page.downlink, page.clock
+    link.update(0, 0, None)
+    c.now += 1
+    link.remb(100_000)
+    link.update(600_000 // 8, 450_000 // 8, 0.20, delivered=0.95)
+    # The loss rule alone takes a tenth (540k); the receiver says 100k of video, plus audio.
+    assert link.estimate == 300_000  # at most halved at once
+    c.now += 1
+    link.remb(90_000)
+    link.update(2 * 600_000 // 8, 2 * 450_000 // 8, 0.20, delivered=0.95)
+    assert link.estimate == 90_000 + 150_000
+
+
+def test_on_audio_only_the_estimate_is_not_lowered_by_the_video_queued_before() -> None:
+    page = _Page(150_000)
+    link, c = page.downlink, page.clock
+    audio = [microphone(name, c) for name in ("judge", "lawyer")]
+    video = [publisher(name, c) for name in ("judge", "lawyer")]
+    for _ in range(3):
+        refresh(c, audio, video)
+        page.allocate(audio, video, "judge")
+        c.now += 1
+    assert link.audio_only
+    link.update(0, 0, None)
+    before = link.estimate
+    c.now += 1
+    link.update(200_000 // 8, 100_000 // 8, 0.5, delivered=0.5)  # the queue drains
+    assert link.estimate == before

@@ -21,10 +21,8 @@ from media.metrics import StreamCounters
 from media.published_stream import ForwardedPacket, PublishedStream
 from media.publisher_limits import HARD_CEILING_FACTOR, REMB_AUDIO_BPS, REMB_OVER_CAP
 from media.recording.composite import keyframe_fits
-from media.recording.folder import RecordingFolder
-from media.recording.hearing_recorder import HearingRecorder
 
-from .conftest import Client, FaultListener, HearingFactory, eventually
+from .conftest import Client, FaultListener, HearingFactory, eventually, hearing_recorder
 
 HUGE = 16383  # the largest size a VP8 header can announce
 
@@ -210,13 +208,8 @@ async def test_a_page_sending_16383x16383_keyframes_is_neither_forwarded_nor_rec
         return frame
 
     sender._next_encoded_frame = huge
-    folder = RecordingFolder(tmp_path, "h1")
-
-    async def finished(hearing_id: str, ended: bool) -> None:
-        return None
-
-    recorder = HearingRecorder(hearing.media, folder, case_number="1-1/2026", title="T",
-                               segment_s=1.0, stall_s=60.0, on_finished=finished)
+    recorder = hearing_recorder(hearing.media, tmp_path)
+    folder = recorder.folder
     await recorder.start(FaultListener())
     try:
         # Two seconds of the judge's audio reach the villager and the record meanwhile.

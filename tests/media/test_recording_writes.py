@@ -18,10 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from media.plane import TimelineEntry
-from media.recording.folder import RecordingFolder, canonical_json
-from media.recording.hearing_recorder import HearingRecorder
+from media.recording.folder import canonical_json
 
-from .conftest import FaultListener, HearingFactory, all_frames, eventually
+from .conftest import FaultListener, HearingFactory, all_frames, eventually, hearing_recorder
 
 # How long the lease is held if the test never asks to release it (the loop stood still).
 STUCK_AT_MOST_S = 8.0
@@ -53,13 +52,8 @@ async def test_a_segment_stuck_in_its_chain_write_holds_neither_forwarding_nor_t
     villager = await hearing.join("villager", publish=False)
     await eventually(all_frames(villager, [judge], 10), what="the villager sees the judge")
 
-    folder = RecordingFolder(tmp_path, "h1")
-
-    async def finished(hearing_id: str, ended: bool) -> None:
-        return None
-
-    recorder = HearingRecorder(hearing.media, folder, case_number="1-1/2026", title="T",
-                               segment_s=1.0, stall_s=60.0, on_finished=finished)
+    recorder = hearing_recorder(hearing.media, tmp_path)
+    folder = recorder.folder
     listener = FaultListener()
     await recorder.start(listener)
     await eventually(lambda: any(folder.open_dir.glob("judge-video-*")),
@@ -121,13 +115,8 @@ async def test_all_tracks_of_a_hearing_are_written_by_one_thread_that_ends_with_
     for client in clients:
         await eventually(all_frames(client, [c for c in clients if c is not client], 5),
                          what=f"{client.participant_id} sees the others")
-    folder = RecordingFolder(tmp_path, "h1")
-
-    async def finished(hearing_id: str, ended: bool) -> None:
-        return None
-
-    recorder = HearingRecorder(hearing.media, folder, case_number="1-1/2026", title="T",
-                               segment_s=1.0, stall_s=60.0, on_finished=finished)
+    recorder = hearing_recorder(hearing.media, tmp_path)
+    folder = recorder.folder
     await recorder.start(FaultListener())
     await eventually(lambda: len({e["track"] for e in folder.chain()}) == 6,
                      what="segments of all six tracks are in the chain")
