@@ -48,8 +48,6 @@ class TrackEvents(Protocol):
         """A segment was closed and entered in the chain."""
 
 
-
-
 class TrackRecorder:
     """Records one ``PublishedStream`` into segments; a ``PacketSink``."""
 
