@@ -9,10 +9,9 @@ That is the congestion signal: the estimate drops at once to the REMB plus the a
 estimate loses half the loss rate and is cut to what arrived), but only on streams whose
 publisher lost nothing on the way in, so a damaged phone uplink never makes healthy
 downlinks look poor; while losing, a fresh REMB caps the estimate too. Without a congestion
-signal, once the subscriber has reported on what it is sent, and while what is sent uses
-most of the estimate, the estimate grows by ``GROWTH_PER_S`` a second; after a
-congestion it grows linearly for ``HOLD_S`` (AIMD, like Google Congestion Control's rate
-controller: fast to back off, careful to come back).
+signal, and while what is sent uses most of the estimate, the estimate grows by
+``GROWTH_PER_S`` a second; after a congestion it grows linearly for ``HOLD_S`` (AIMD, like
+Google Congestion Control's rate controller: fast to back off, careful to come back).
 
 **The allocation** (about once a second, and at once when the estimate falls): audio
 first, then the active speaker's video, then the others'; each video stream gets the
@@ -41,10 +40,10 @@ from .subscription import Subscription
 
 log = logging.getLogger(__name__)
 
-# mediasoup's initialAvailableOutgoingBitrate: a desktop reaches its top layers by growth in
-# a few seconds, while a phone on a 300 kbit/s link is not first flooded with 1.5 Mbit/s
-# (measured: its estimate took 12 s to come down from there, audio concealed meanwhile).
-START_BPS = 600_000
+# Not lower (mediasoup starts at 600 kbit/s): an estimate that what is sent does not use
+# never grows (no probing here), so a page that first showed small tiles could never get a
+# top layer of ~1 Mbit/s when its tiles grow.
+START_BPS = 1_500_000
 MIN_BPS = 50_000
 MAX_BPS = 20_000_000
 GROWTH_PER_S = 1.25
@@ -219,10 +218,6 @@ class Downlink:
                     and self._sent_rate * delivered < lowered:
                 lowered, floor = self._sent_rate * delivered, DELIVERED_FLOOR
             self._back_off(lowered, now, floor)
-            return
-        if worst_downlink_loss is None and not self.audio_only:
-            # No receiver report on what is sent yet: no evidence that even this arrives
-            # (on audio only, the hold below decides when video is tried again).
             return
         if worst_downlink_loss is not None and worst_downlink_loss > LOW_LOSS:
             return  # some loss: hold

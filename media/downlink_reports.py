@@ -19,12 +19,11 @@ WHOLE_BELOW = 0.01
 def downlink_losses(subscriptions: Iterable[Subscription],
                     now: float) -> list[tuple[float, float]]:
     """(loss the receiver reports, bit/s forwarded) of each stream it gets that reached the
-    server whole and that it has reported on."""
+    server whole."""
     return [
         (s.quality.fraction_lost, float(s.stream.layers[s.switch.current].bitrate(now)))
         for s in subscriptions
-        if s.forwarding and s.switch.current is not None and s.quality.reports
-        and arrives_whole(s.stream, now)
+        if s.forwarding and s.switch.current is not None and arrives_whole(s.stream, now)
     ]
 
 

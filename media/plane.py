@@ -65,7 +65,6 @@ class LinkQuality:
     """What a subscriber's RTCP receiver reports say about one stream it receives."""
 
     fraction_lost: float = 0.0
-    reports: int = 0  # how many receiver reports it has sent (none: nothing is known)
     packets_lost: int = 0
     jitter_seconds: float = 0.0
     round_trip_seconds: float | None = None

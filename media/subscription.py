@@ -299,7 +299,6 @@ class Subscription:
 
     def _update_quality(self, report: Any) -> None:
         self.quality.fraction_lost = int(report.fraction_lost) / 256
-        self.quality.reports += 1
         lost = int(report.packets_lost)
         if lost > self.quality.packets_lost:
             self._counters.packets_lost += lost - self.quality.packets_lost

@@ -273,21 +273,6 @@ def test_a_flooded_link_comes_down_to_what_arrives_in_two_steps() -> None:
     assert link.estimate < 375_000  # a second later: down again, still losing
 
 
-def test_without_a_receiver_report_the_estimate_does_not_grow() -> None:
-    # A new phone page: what it is sent fills the estimate, but nothing says it arrives
-    # (this grew 1.5 to 2.4 Mbit/s on a 300 kbit/s link before its first report).
-    page = _Page(600_000)
-    link, c = page.downlink, page.clock
-    link.update(0, 0, None)
-    for second in range(1, 4):
-        c.now += 1
-        link.update(second * 580_000 // 8, second * 450_000 // 8, None)
-    assert link.estimate == 600_000
-    c.now += 1
-    link.update(4 * 580_000 // 8, 4 * 450_000 // 8, 0.0)  # reported, nothing lost
-    assert link.estimate > 600_000
-
-
 def test_losing_the_estimate_comes_down_to_the_receivers_own_at_once() -> None:
     page = _Page(600_000)
     link, c = page.downlink, page.clock
