@@ -8,10 +8,10 @@ That is the congestion signal: the estimate drops at once to the REMB plus the a
 85 % of all that is sent, if lower). Loss the subscriber reports counts too (above 10 %, the
 estimate loses half the loss rate and is cut to what arrived), but only on streams whose
 publisher lost nothing on the way in, so a damaged phone uplink never makes healthy
-downlinks look poor; while losing, a fresh REMB caps the estimate too. Without a congestion
-signal, and while what is sent uses most of the estimate, the estimate grows by
-``GROWTH_PER_S`` a second; after a congestion it grows linearly for ``HOLD_S`` (AIMD, like
-Google Congestion Control's rate controller: fast to back off, careful to come back).
+downlinks look poor. Without a congestion signal, and while what is sent uses most of the
+estimate, the estimate grows by ``GROWTH_PER_S`` a second; after a congestion it grows
+linearly for ``HOLD_S`` (AIMD, like Google Congestion Control's rate controller: fast to
+back off, careful to come back).
 
 **The allocation** (about once a second, and at once when the estimate falls): audio
 first, then the active speaker's video, then the others'; each video stream gets the
@@ -209,11 +209,6 @@ class Downlink:
             # rule alone would take many seconds to come down, with audio lost meanwhile).
             lowered = self.estimate * (1 - 0.5 * worst_downlink_loss)
             floor = BACKOFF_FLOOR
-            if self._remb is not None and now - self._remb_at < REMB_FRESH_S:
-                # Losing, the receiver's own estimate is the better measure of its link
-                # (the rule alone takes a tenth a second: 12 s from 600 to 300 kbit/s).
-                audio_rate = max(0.0, self._sent_rate - self._video_rate)
-                lowered = min(lowered, self._remb + audio_rate)
             if self._sent_rate and delivered is not None \
                     and self._sent_rate * delivered < lowered:
                 lowered, floor = self._sent_rate * delivered, DELIVERED_FLOOR

@@ -273,21 +273,6 @@ def test_a_flooded_link_comes_down_to_what_arrives_in_two_steps() -> None:
     assert link.estimate < 375_000  # a second later: down again, still losing
 
 
-def test_losing_the_estimate_comes_down_to_the_receivers_own_at_once() -> None:
-    page = _Page(600_000)
-    link, c = page.downlink, page.clock
-    link.update(0, 0, None)
-    c.now += 1
-    link.remb(100_000)
-    link.update(600_000 // 8, 450_000 // 8, 0.20, delivered=0.95)
-    # The loss rule alone takes a tenth (540k); the receiver says 100k of video, plus audio.
-    assert link.estimate == 300_000  # at most halved at once
-    c.now += 1
-    link.remb(90_000)
-    link.update(2 * 600_000 // 8, 2 * 450_000 // 8, 0.20, delivered=0.95)
-    assert link.estimate == 90_000 + 150_000
-
-
 def test_on_audio_only_the_estimate_is_not_lowered_by_the_video_queued_before() -> None:
     page = _Page(150_000)
     link, c = page.downlink, page.clock
