@@ -191,24 +191,24 @@ class TrackRecorder:
         for frame in assembler.push(arrival, packet.rtp, packet.keyframe_start):
             if self._fault is not None and (arrival < self._retry_at or not frame.keyframe):
                 continue
-            self._retry_at = self._write(frame, arrival, self._retry_at)
+            self._write(frame, arrival)
         if assembler.dropped != self._dropped:
             self._dropped = assembler.dropped
             self._writer.frame_lost()
 
-    def _write(self, frame: EncodedFrame, arrival: float, retry_at: float) -> float:
+    def _write(self, frame: EncodedFrame, arrival: float) -> None:
         try:
             closed = self._writer.write(frame)
         except Exception as error:
             self._writer.abandon()
             self._report_fault(_describe(error))
-            return arrival + RETRY_AFTER_S
+            self._retry_at = arrival + RETRY_AFTER_S
+            return
         if self._fault is not None:
             self._fault = None
             self._loop.call_soon_threadsafe(self._events.track_resumed, self)
         if closed is not None:
             self._closed_segment(closed)
-        return retry_at
 
     def finish(self) -> None:
         """Close the open segment (in the thread, after the last queued packet)."""
