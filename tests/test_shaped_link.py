@@ -155,8 +155,19 @@ def test_a_failure_inside_still_removes_the_namespace(can_shape: None) -> None:
         # A process left running inside (a browser that did not close) must not keep the
         # namespace alive.
         inside = subprocess.Popen(link.command(["sleep", "60"]))
+        # `ip netns exec` enters the namespace a moment after it starts (longer on a busy
+        # machine): the crash comes once the process is really inside, as a browser is.
+        deadline = time.monotonic() + 10
+        while inside.pid not in link.pids():
+            assert time.monotonic() < deadline, "the process never entered the namespace"
+            time.sleep(0.02)  # polling interval, bounded by the deadline
         raise RuntimeError("hearing crashed")
-    assert inside is not None and inside.wait(timeout=10) != 0
+    assert inside is not None
+    try:
+        assert inside.wait(timeout=10) != 0, "the process inside outlived its namespace"
+    finally:
+        inside.kill()  # only reached alive when the assertion failed
+        inside.wait()
     assert namespace not in _namespaces()
     assert not Path(f"/sys/class/net/{veth}").exists()
     link.close()  # idempotent
