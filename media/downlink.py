@@ -19,7 +19,9 @@ lowest layer that fits in priority order, then the speaker is raised as far as i
 wants, then the others one layer at a time. A stream that cannot fit is paused rather than
 sent at a rate the link cannot carry. When not even the speaker's lowest layer fits, the
 subscriber receives audio only (and says so, through ``on_video``); video comes back by
-itself when the estimate allows it again (after ``AUDIO_ONLY_FOR_S`` at the soonest).
+itself (after ``AUDIO_ONLY_FOR_S`` at the soonest) once a probe showed the link carries it:
+padding at the rate the speaker's lowest layer needs, most of which the receiver's reports
+must say arrived.
 Layers above what a subscriber's tile can show, or tiles it cannot see, are never sent
 (``set_view``).
 
@@ -85,6 +87,17 @@ LOW_LOSS = 0.05
 # What a layer must leave free to be given (upgrades want more: no flapping at the edge).
 UPGRADE_MARGIN = 1.15
 UPGRADE_EVERY_S = 2.0
+# A page on audio only tries video again by probing first: for PROBE_S the server sends it
+# padding (on a paused video stream's own SSRC, so receiver reports count it) at PROBE_MARGIN
+# times what the speaker's lowest layer costs. Video comes back only if the receiver lost
+# little of it and its estimate did not fall: a link that cannot carry video loses padding,
+# not video that would have cost a keyframe, and the page does not flap.
+PROBE_S = 3.0
+PROBE_MARGIN = 1.25
+# The probe fails when the receiver reports more of its padding lost than this (a few
+# percent of random loss on a radio link is not a link too narrow for video).
+PROBE_LOSS = 0.06
+PROBE_MIN_PACKETS = 10
 RESEND_SHARE = 0.1
 RESEND_BURST_S = 0.5
 # A layer measured at nothing yet (just switched on) is counted at its nominal share.
@@ -137,6 +150,13 @@ class Downlink:
         self._hidden = False
         self._upgraded_at: dict[int, float] = {}
         self.reallocate_soon = False
+        # What the speaker's lowest layer costs (while on audio only), and the probe for it.
+        self._video_needed = 0.0
+        self._audio_cost = 0.0
+        self.probe_bps = 0
+        self._probe_until = 0.0
+        self._probe_failed = False
+        self.probes_failed = 0
 
     # ---- what the subscriber says -------------------------------------------------------------
 
@@ -153,9 +173,16 @@ class Downlink:
         fell = (self._remb is not None and now - self._remb_at < REMB_FRESH_S
                 and bitrate < REMB_FALL * self._remb)
         self._remb, self._remb_at = bitrate, now
+        if fell and self.probe_bps:
+            self._probe_failed = True  # the padding queues: the link cannot carry video
         if fell and self._video_rate and bitrate < CONGESTED_SHARE * self._video_rate:
             audio_rate = max(0.0, self._sent_rate - self._video_rate)
             self._back_off(min(bitrate + audio_rate, BACKOFF_SHARE * self._sent_rate), now)
+
+    def probe_report(self, lost: int, expected: int) -> None:
+        """The receiver's reports on the probe's padding so far: ``lost`` of ``expected``."""
+        if self.probe_bps and expected >= PROBE_MIN_PACKETS and lost > PROBE_LOSS * expected:
+            self._probe_failed = True
 
     def subscription_started(self) -> None:
         """A subscription's m-line is up: allocate now, so it starts with its layer."""
@@ -202,6 +229,9 @@ class Downlink:
         log.debug("%s: sent %d kbit/s, worst loss %s, delivered %s, remb %s",
                   self.participant_id, self._sent_rate // 1000, worst_downlink_loss, delivered,
                   self._remb)
+        if self.audio_only:
+            self._probe(now, worst_downlink_loss)
+            return
         if worst_downlink_loss is not None and worst_downlink_loss > HIGH_LOSS:
             # Google Congestion Control's loss-based rule, once a second: a share of the
             # estimate goes, in proportion to the loss; and never more is left than what
@@ -216,20 +246,48 @@ class Downlink:
             return
         if worst_downlink_loss is not None and worst_downlink_loss > LOW_LOSS:
             return  # some loss: hold
-        if self._sent_rate < 0.5 * self.estimate and not self.audio_only:
+        if self._sent_rate < 0.5 * self.estimate:
             return  # not using what it has: no evidence that more would fit
         if now - self._congested_at < self._hold_s:
-            if self.audio_only:
-                return  # video failed here a moment ago: wait before trying again
             grown = self.estimate + ADDITIVE_BPS_PER_S * elapsed
         else:
             grown = self.estimate * GROWTH_PER_S ** elapsed
         if (self._remb is not None and now - self._remb_at < REMB_FRESH_S
-                and not self.audio_only and self._video_rate >= REMB_MIN_VIDEO_BPS):
+                and self._video_rate >= REMB_MIN_VIDEO_BPS):
             # Only while video flows: without it a receiver keeps repeating its last estimate.
             audio_rate = max(0.0, self._sent_rate - self._video_rate)
             grown = min(grown, max(self.estimate, REMB_HEADROOM * self._remb + audio_rate))
         self.estimate = int(min(MAX_BPS, grown))
+
+    def _probe(self, now: float, loss: float | None) -> None:
+        # On audio only: start a probe once the hold is over, and judge it when it ends.
+        if loss is not None and loss > HIGH_LOSS and self.probe_bps:
+            self._probe_failed = True
+        if self.probe_bps:
+            if now < self._probe_until and not self._probe_failed:
+                return
+            passed, probed = not self._probe_failed, self.probe_bps
+            self.probe_bps, self._probe_failed = 0, False
+            log.debug("%s: probe at %d kbit/s %s (remb %s, %.1f s old)", self.participant_id,
+                      probed // 1000, "passed" if passed else "failed", self._remb,
+                      now - self._remb_at)
+            if passed:
+                # The link carried the audio and the padding: room for the speaker's video.
+                self.estimate = max(self.estimate, int(self._sent_rate + probed))
+                self._reallocate()
+            else:
+                self.probes_failed += 1
+                self._hold_s = min(MAX_HOLD_S, 2 * self._hold_s)
+                self._congested_at = now
+            return
+        if (self._video_needed and now - self._congested_at >= self._hold_s
+                and now - self._audio_only_at >= AUDIO_ONLY_FOR_S - PROBE_S):
+            # Also the audio held back now, which flows again with the video.
+            self.probe_bps = int(PROBE_MARGIN * self._video_needed
+                                 + max(0.0, self._audio_cost - self._sent_rate))
+            self._probe_until = now + PROBE_S
+            log.debug("%s: probing at %d kbit/s", self.participant_id, self.probe_bps // 1000)
+            self._reallocate()  # the pacer makes room for the padding
 
     def _back_off(self, bitrate: float, now: float, floor: float = BACKOFF_FLOOR) -> None:
         if now - self._congested_at < BACKOFF_EVERY_S:
@@ -260,7 +318,8 @@ class Downlink:
         self.reallocate_soon = False
         # Every publisher's audio, also what is held back while the page gets audio only: it
         # all flows again once video does (a page without room for it would flap).
-        budget = float(self.estimate) - sum(s.stream.layers[0].bitrate(now) for s in audio)
+        self._audio_cost = sum(s.stream.layers[0].bitrate(now) for s in audio)
+        budget = float(self.estimate) - self._audio_cost
         held = self.audio_only and now - self._audio_only_at < AUDIO_ONLY_FOR_S
         plans: list[_Plan] = []
         for subscription in sorted(video, key=lambda s: _priority(s, speaker, self._views)):
@@ -307,6 +366,7 @@ class Downlink:
                 self._upgraded_at[id(plan.subscription)] = now
             plan.subscription.set_layer(plan.layer)
         audio_only = bool(sendable) and not given
+        self._video_needed = sendable[0].layers[0][1] if audio_only else 0.0
         if log.isEnabledFor(logging.DEBUG):  # why a page got what it got (bench logs)
             log.debug("%s: estimate %d kbit/s, sent %d, layers %s%s", self.participant_id,
                       self.estimate // 1000, self._sent_rate // 1000,
@@ -318,6 +378,7 @@ class Downlink:
                 self._audio_only_at = now
             else:
                 self._video_back_at = now
+                self.probe_bps, self._probe_failed = 0, False
             self._on_video(not audio_only)
 
     def _raise(self, plan: _Plan, budget: float, now: float) -> float | None:

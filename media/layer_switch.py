@@ -32,6 +32,8 @@ _START_WINDOW = 0x4000
 _START_TRAIL = 0x2000
 _KEPT_SPANS = 8
 _NTP_UNITS = 1 << 32
+# The "layer" of a span of padding packets (a probe while paused): there is nothing to resend.
+PADDING_LAYER = -1
 
 
 @dataclass(slots=True)
@@ -178,17 +180,32 @@ class LayerSwitch:
         return out_seq, out_ts, payload
 
     def locate(self, out_seq: int) -> tuple[Span, int] | None:
-        """The span an outgoing sequence number was sent in, and its incoming number."""
+        """The span an outgoing sequence number was sent in, and its incoming number (None:
+        unknown, or padding: nothing to resend)."""
         for span in reversed(self._spans):
             if seq_diff(out_seq, span.out_start) >= 0:
+                if span.layer == PADDING_LAYER:
+                    return None
                 in_seq = (out_seq - span.seq_offset) & 0xFFFF
                 return span, in_seq
         return None
 
+    def take_padding(self) -> tuple[int, int] | None:
+        """The sequence number and timestamp for one padding packet, sent while the consumer
+        is paused (a probe of its link); None while it is sent a layer. The numbers go on
+        without a gap when the layer resumes, and a NACK for padding is never answered."""
+        if self._span is not None or self.target is not None:
+            return None
+        if not self._spans or self._spans[-1].layer != PADDING_LAYER:
+            self._spans.append(Span(PADDING_LAYER, -1, self._next_seq, 0, 0, 0))
+        seq = self._next_seq
+        self._next_seq = (seq + 1) & 0xFFFF
+        return seq, self._last_out_ts if self._last_out_ts is not None else self._first_ts_offset
+
     def _start_span(self, packet: ForwardedPacket) -> Span:
         rtp = packet.rtp
         # After a pause the last span still tells which clock and numbering were sent last.
-        previous = self._spans[-1] if self._spans else None
+        previous = next((s for s in reversed(self._spans) if s.layer != PADDING_LAYER), None)
         same_layer = previous is not None and previous.layer == packet.layer
         old_layer = self.current
         self.current = packet.layer

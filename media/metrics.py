@@ -31,6 +31,7 @@ class StreamCounters:
     packets_lost: int = 0
     retransmissions: int = 0
     packets_dropped: int = 0
+    padding_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ _COUNTERS: tuple[tuple[str, str], ...] = (
     ("retransmissions", "RTP packets retransmitted from the packet cache"),
     ("packets_dropped", "RTP packets received beyond the hearing's limits (video bitrate "
      "ceiling, picture size) and not forwarded"),
+    ("padding_bytes", "Padding bytes sent to probe a subscriber's downlink before its video "
+     "comes back"),
 )
 
 

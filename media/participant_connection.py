@@ -22,7 +22,6 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.rtcconfiguration import RTCBundlePolicy
-from aiortc.rtp import RtcpRrPacket
 from aiortc.sdp import candidate_from_sdp
 
 from .aiortc_admission import cache_fingerprints, lean_receivers
@@ -36,6 +35,7 @@ from .aiortc_seam import (
     sender_rtx_ssrc,
     sender_ssrc,
 )
+from .answer_directions import check_directions
 from .codecs import add_opus_parameters, codec_preferences, offer_publishing
 from .downlink import Downlink
 from .downlink_reports import delivered_share, downlink_losses, worst_loss
@@ -46,12 +46,13 @@ from .pacer import Pacer
 from .periodic_task import PeriodicTask
 from .plane import StreamMap, VideoCodec
 from .published_stream import NO_LIMITS, SIMULCAST_RIDS, PublishedStream
+from .publisher_feedback import PublisherFeedback
 from .publisher_ingress import PublisherIngress
 from .publisher_limits import PublisherLimits
 from .rejected_mlines import accept_rejected, keep_rejected, rejected_mids
 from .stream_layer import PACKET_OVERHEAD_BYTES
 from .subscription import Subscription
-from .transport_feedback import FEEDBACK_INTERVAL_S, TransportFeedback
+from .transport_feedback import FEEDBACK_INTERVAL_S
 
 logger = logging.getLogger(__name__)
 
@@ -71,35 +72,12 @@ class OfferSink(Protocol):
     async def __call__(self, participant_id: str, sdp: str, streams: StreamMap) -> None: ...
 
 
-_DIRECTIONS = frozenset({"inactive", "sendonly", "recvonly", "sendrecv"})
 
 
 def _retrieve_result(task: asyncio.Task[str | None]) -> None:
     """Mark a shielded task's outcome as seen: its awaiter may have been cancelled."""
     if not task.cancelled():
         task.exception()
-
-
-def _media_directions(sdp: str) -> list[tuple[str, str, str | None]]:
-    """(kind, mid, direction) of every m-section, as aiortc's SDP parser would read them."""
-    sections: list[tuple[str, str, str | None]] = []
-    kind: str | None = None
-    mid = ""
-    direction: str | None = None
-    for line in sdp.splitlines():
-        if line.startswith("m="):
-            if kind is not None:
-                sections.append((kind, mid, direction))
-            kind, mid, direction = line[2:].split(" ", 1)[0], "", None
-        elif kind is not None and line.startswith("a="):
-            attribute, _, value = line[2:].partition(":")
-            if attribute == "mid":
-                mid = value
-            elif attribute in _DIRECTIONS:
-                direction = attribute
-    if kind is not None:
-        sections.append((kind, mid, direction))
-    return sections
 
 
 class ParticipantConnection:
@@ -128,6 +106,8 @@ class ParticipantConnection:
             reallocate=self._allocate,
         )
         self.pacer = Pacer(self.downlink.estimate)
+        # Bytes of probe padding due and not yet sent (None: no probe).
+        self._probe_debt: float | None = None
         self.pc = RTCPeerConnection(
             RTCConfiguration(
                 # An empty list, never None: aiortc's default for None is Google's public STUN
@@ -166,7 +146,7 @@ class ParticipantConnection:
         self._rejected: set[str] = set()
         self._next_report = 0.0
         self._next_allocation = 0.0
-        self._feedback = TransportFeedback()
+        self._feedback = PublisherFeedback(self._ingress)
         self._arrivals = ArrivalClock()
         if can_publish:
             for kind in KINDS:
@@ -180,8 +160,8 @@ class ParticipantConnection:
             transceiver = self.pc.addTransceiver(kind, direction="recvonly")
         transceiver.setCodecPreferences(codec_preferences(kind, self._video_codec))
         ingress = PublisherIngress(transceiver, self.participant_id, self.counters[(kind, "in")],
-                                   feedback=self._feedback, arrivals=self._arrivals,
-                                   limits=self._limits)
+                                   feedback=self._feedback.transport_feedback,
+                                   arrivals=self._arrivals, limits=self._limits)
         install_ingress(transceiver.receiver, ingress)
         self.published[kind] = ingress.stream
         self._ingress[kind] = ingress
@@ -379,16 +359,7 @@ class ParticipantConnection:
             await self.renegotiate()
 
     def _check_answer(self, sdp: str) -> None:
-        # A line scan, not a parse: aiortc parses the answer again in setRemoteDescription
-        # (and rejects malformed SDP there), so a full parse here doubled the cost of every
-        # answer. It reads the kind, mid and direction the way aiortc's parser does.
-        publish_mids = {i.transceiver.mid for i in self._ingress.values()}
-        for kind, mid, direction in _media_directions(sdp):
-            if kind not in KINDS:
-                continue
-            allowed = ("sendonly", "inactive") if mid in publish_mids else ("recvonly", "inactive")
-            if direction not in allowed:
-                raise InvalidAnswer(f"m-line {mid!r}: direction {direction!r} not allowed")
+        check_directions(sdp, {i.transceiver.mid for i in self._ingress.values()})
 
     async def add_ice_candidate(
         self, candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None
@@ -407,18 +378,37 @@ class ParticipantConnection:
             parsed.sdpMLineIndex = 0
         await self.pc.addIceCandidate(parsed)
 
-    # -- RTCP towards the publisher -------------------------------------------------------
+    # -- the link's heartbeat ------------------------------------------------------------
 
     async def _tick(self) -> None:
         now = time.monotonic()
-        await self._send_transport_feedback()
+        await self._feedback.send_transport_feedback()
         if now >= self._next_report:
             self._next_report = now + RECEIVER_REPORT_INTERVAL
-            await self._send_receiver_reports(now)
+            await self._feedback.send_receiver_reports(now, self.round_trip_seconds())
             self._update_downlink(now)
             self._allocate()
         elif self.downlink.reallocate_soon or now >= self._next_allocation:
             self._allocate()
+        if self.downlink.probe_bps and self._receive_video:
+            # (A participant who chose audio only is sent no padding: their link may be metered.)
+            self._send_probe()
+        elif self._probe_debt is not None:
+            self._probe_debt = None
+            for subscription in self.subscriptions:
+                subscription.end_probe()
+
+    def _send_probe(self) -> None:
+        # This tick's share of the probe, on the first video stream that can carry padding.
+        debt = (self._probe_debt or 0.0) + self.downlink.probe_bps * LINK_TICK_S / 8
+        self._probe_debt = 0.0
+        for subscription in self.subscriptions:
+            if subscription.kind == "video":
+                sent = subscription.send_padding(int(debt))
+                if sent:
+                    self._probe_debt = debt - sent
+                    self.counters[("video", "out")].padding_bytes += sent
+                    return
 
     def _update_downlink(self, now: float) -> None:
         sent = sum(c.bytes + c.packets * PACKET_OVERHEAD_BYTES
@@ -436,7 +426,7 @@ class ParticipantConnection:
         if self._closed:
             return
         self._next_allocation = time.monotonic() + ALLOCATE_EVERY_S
-        self.pacer.set_bitrate(self.downlink.estimate)
+        self.pacer.set_bitrate(max(self.downlink.estimate, self.downlink.probe_bps))
         subscriptions = self.subscriptions
         video = [s for s in subscriptions if s.kind == "video"]
         if not self._receive_video:
@@ -450,29 +440,6 @@ class ParticipantConnection:
     def congestion_feedback_sent(self) -> int:
         """Transport-wide congestion control feedback packets built for this publisher."""
         return self._feedback.sent
-
-    async def _send_transport_feedback(self) -> None:
-        ingress = next(iter(self._ingress.values()), None)
-        if ingress is None or not ingress.transport.connected:
-            return
-        media_ssrc = next((layer.media_ssrc for i in self._ingress.values()
-                           for layer in i.stream.layers if layer.media_ssrc), 0)
-        packet = self._feedback.build(ingress.rtcp_ssrc, media_ssrc)
-        if packet is not None:
-            await ingress.transport.send(packet)
-
-    async def _send_receiver_reports(self, now: float) -> None:
-        # Browsers size their send bitrate on these: the loss they report is the loss before
-        # any repair, what the publisher's uplink really loses.
-        rtt = self.round_trip_seconds()
-        for ingress in self._ingress.values():
-            if rtt is not None:
-                ingress.stream.set_round_trip(rtt)
-            reports = ingress.receiver_reports(now)
-            if reports and ingress.transport.connected:
-                packet = RtcpRrPacket(ssrc=ingress.rtcp_ssrc, reports=reports)
-                # One compound packet: the REMB with the cap rides on the receiver report.
-                await ingress.transport.send(bytes(packet) + (ingress.rate_cap() or b""))
 
     def round_trip_seconds(self) -> float | None:
         """The link's round-trip time, from the receiver reports on what it is sent."""

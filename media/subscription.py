@@ -46,6 +46,8 @@ from .rtp_stats import DEFAULT_RTT, seq_add
 
 MAX_RESEND_AGE_S = 1.5
 _RESENT_SLOTS = 1024
+# The most padding one packet carries (its last byte counts it), as libwebrtc's probes do.
+_PADDING = bytes(254) + b"\xff"
 
 
 class Downlink(Protocol):
@@ -59,6 +61,9 @@ class Downlink(Protocol):
 
     def allow_resend(self, size: int) -> bool:
         """Whether a retransmission of ``size`` bytes fits the budget now (and spend it)."""
+
+    def probe_report(self, lost: int, expected: int) -> None:
+        """What the receiver says of the probe's padding so far: lost of expected."""
 
 
 class Subscription:
@@ -102,6 +107,9 @@ class Subscription:
         # Until started, the layer the subscriber is to get first (None: paused).
         self._wanted: int | None = 0 if stream.kind == "audio" else stream.top_layer
         self._rtx_seq = 0
+        # While padding probes the link: its first sequence number, and the packets the
+        # receiver had counted lost before it.
+        self._probe_from: tuple[int, int] | None = None
         self._sent_packets = 0
         self._sent_bytes = 0
         self._last_sr: tuple[int, float] | None = None
@@ -193,6 +201,34 @@ class Subscription:
         counters.bytes += len(payload)
         self._sent_packets += 1
         self._sent_bytes += len(payload)
+
+    def send_padding(self, size: int) -> int:
+        """Send about ``size`` bytes of padding on this (paused) stream, paced: a probe of the
+        subscriber's link. Its decoder never sees padding, but its receiver reports count
+        the padding lost, which is told to the downlink (``probe_report``). Returns the
+        bytes sent (0: the stream is sent a layer now, or cannot be padded)."""
+        if (self._closed or not self._started or self._header is None or self._pacer is None
+                or self._payload_type is None):
+            return 0
+        sent = 0
+        while sent < size:
+            numbers = self.switch.take_padding()
+            if numbers is None:
+                break
+            sequence_number, timestamp = numbers
+            if self._probe_from is None:
+                self._probe_from = (sequence_number, self.quality.packets_lost)
+            header = bytearray(self._header.header(0, self._payload_type, sequence_number,
+                                                   timestamp, self._ssrc, None))
+            header[0] |= 0x20  # padding: the last byte says how many bytes to drop
+            self._pacer.send(self._transport, bytes(header) + _PADDING,
+                             self._header.send_time_at)
+            sent += len(header) + len(_PADDING)
+        return sent
+
+    def end_probe(self) -> None:
+        """The probe is over: receiver reports no longer speak of it."""
+        self._probe_from = None
 
     async def deliver_sender_report(self, layer: int, ntp_timestamp: int,
                                     rtp_timestamp: int) -> None:
@@ -303,6 +339,11 @@ class Subscription:
         if lost > self.quality.packets_lost:
             self._counters.packets_lost += lost - self.quality.packets_lost
         self.quality.packets_lost = lost
+        if self._probe_from is not None and self._downlink is not None:
+            first, lost_before = self._probe_from
+            expected = ((int(report.highest_sequence) - first) & 0xFFFF) + 1
+            if expected < 0x8000:
+                self._downlink.probe_report(lost - lost_before, expected)
         self.quality.jitter_seconds = int(report.jitter) / max(1, self.stream.clock_rate)
         if self._last_sr is not None and report.lsr == self._last_sr[0] and report.dlsr:
             rtt = self._clock() - self._last_sr[1] - int(report.dlsr) / 65536

@@ -21,7 +21,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from bench.chromium_pages import DESKTOP, PHONE, FakeMedia, fake_media, launch
 from tests.fixtures.app_server import Api
 from tests.fixtures.browser import playing_remote_videos
-from tests.fixtures.hearing_pages import hearing_events
+from tests.fixtures.hearing_pages import hearing_events, hearing_media
 from tests.fixtures.page_rtc import RTC_INIT_SCRIPT, inbound_video
 from tests.fixtures.polling import poll
 
@@ -74,9 +74,10 @@ class _Hearing:
 
 
 async def _hearing(api: Api, judge_browser: JudgeBrowser,
-                   namespace_chromium: NamespaceChromium, link: Any, media: FakeMedia
-                   ) -> _Hearing:
-    """A hearing with the judge's page in session and the phone admitted and playing."""
+                   namespace_chromium: NamespaceChromium, link: Any, media: FakeMedia,
+                   *, playing: bool = True) -> _Hearing:
+    """A hearing with the judge's page in session and the phone admitted (and playing the
+    judge's video, unless its link may be too weak for any)."""
     hearing = await api.create_hearing(language="en")
     judge_link = await api.invite(hearing["id"], "judge", "Judge")
     villager = await api.invite(hearing["id"], "defendant", "Villager")
@@ -95,7 +96,8 @@ async def _hearing(api: Api, judge_browser: JudgeBrowser,
     await phone.click("#join", timeout=30_000)
     await judge.locator(f'#lobby-list [data-participant-id="{villager["id"]}"]'
                         " [data-action=admit]").click(timeout=30_000)
-    assert await playing_remote_videos(phone, 1) == [judge_link["id"]]
+    if playing:
+        assert await playing_remote_videos(phone, 1) == [judge_link["id"]]
     return _Hearing(hearing["id"], judge, judge_link["id"], phone, villager["id"])
 
 
@@ -142,13 +144,35 @@ async def test_a_phone_on_a_150_100_link_gets_audio_only_then_video_back_by_itse
     # video; the 4-party 300/150 scenario, where it cannot, is the benchmark's.)
     link = shaped_links(down_kbps=150, up_kbps=100)
     api = await shaped_api(link)
-    hearing = await _hearing(api, judge_browser, namespace_chromium, link, media)
+    # The phone may be cut to audio only before its first picture: on this link, rightly.
+    hearing = await _hearing(api, judge_browser, namespace_chromium, link, media,
+                             playing=False)
     phone, judge, judge_id = hearing.phone, hearing.judge, hearing.judge_id
     body = phone.locator("body")
     await expect(body).to_have_attribute("data-downlink-audio-only", "1", timeout=30_000)
     await expect(phone.locator("#banner")).to_contain_text("receiving audio only")
     # The judge's page did not follow the phone into audio only.
     await expect(judge.locator("body")).to_have_attribute("data-downlink-audio-only", "0")
+    # Every switch of the page from now on is counted.
+    await phone.evaluate("""() => {
+        window.qashyqSwitches = 0;
+        new MutationObserver(() => { window.qashyqSwitches += 1; }).observe(
+            document.body, {attributes: true, attributeFilter: ["data-downlink-audio-only"]});
+    }""")
+    # The server tries video again by probing the link with padding first; on this link the
+    # probe fails, and the page stays on audio only instead of flapping.
+    downlink = hearing_media(api, hearing.id).connection(hearing.villager_id).downlink
+
+    async def failed_probe() -> bool:
+        return downlink.probes_failed >= 1
+
+    await poll(failed_probe, 30, "a probe of the phone's link that failed")
+    assert await phone.evaluate("window.qashyqSwitches") == 0
+    await expect(body).to_have_attribute("data-downlink-audio-only", "1")
+    padding = [c.padding_bytes for c in hearing_media(api, hearing.id).metrics().streams
+               if c.participant_id == hearing.villager_id and c.kind == "video"
+               and c.direction == "out"]
+    assert padding and padding[0] > 0, padding
 
     link.set_rates(1500, 500)  # the village's link gets better
     await expect(body).to_have_attribute("data-downlink-audio-only", "0", timeout=45_000)

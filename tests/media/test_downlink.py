@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from media.downlink import AUDIO_ONLY_AFTER_S, AUDIO_ONLY_FOR_S, HOLD_S, Downlink
+from media.downlink import (
+    AUDIO_ONLY_AFTER_S,
+    AUDIO_ONLY_FOR_S,
+    HOLD_S,
+    PROBE_MARGIN,
+    PROBE_S,
+    Downlink,
+)
 from media.metrics import StreamCounters
 from media.plane import TileView
 from media.published_stream import SIMULCAST_RIDS, PublishedStream
@@ -225,7 +232,7 @@ def test_retransmissions_spend_from_the_headroom_only() -> None:
     assert not link.allow_resend(1200)
 
 
-def test_a_page_on_audio_only_tries_video_again_after_a_hold_that_grows_with_failures() -> None:
+def test_a_page_on_audio_only_probes_its_link_before_video_comes_back() -> None:
     page = _Page(180_000)
     link, c = page.downlink, page.clock
     audio = [microphone("judge", c)]
@@ -235,25 +242,43 @@ def test_a_page_on_audio_only_tries_video_again_after_a_hold_that_grows_with_fai
     c.now += AUDIO_ONLY_AFTER_S
     refresh(c, audio, video)
     page.allocate(audio, video, "judge")
-    assert link.audio_only
-    # The receiver keeps repeating its last estimate while no video flows: that is no cap.
-    link.remb(70_000)
-    grown = []
-    for _ in range(12):
+    assert link.audio_only and link.probe_bps == 0
+
+    sent = [0]  # the judge's audio goes on: 50 kbit/s
+
+    def second(report: tuple[int, int] | None = None) -> None:
         c.now += 1
         refresh(c, audio, video)
-        link.remb(70_000)
-        link.update(0, 0, None)
-        grown.append(link.estimate)
+        if report is not None:
+            link.probe_report(*report)
+        sent[0] += 50_000 // 8
+        link.update(sent[0], 0, None)
         page.allocate(audio, video, "judge")
-        if not link.audio_only:
-            break
+
+    # After the hold, padding at a margin over what the speaker's lowest layer costs.
+    while link.probe_bps == 0:
+        assert c.now < 1030, "no probe"
+        second()
+    # (What the smoothed audio rate has not caught up with yet counts as audio held back.)
+    assert PROBE_MARGIN * 150_000 <= link.probe_bps < PROBE_MARGIN * 150_000 + 10_000
+    hold = link._hold_s
+    # The receiver lost a fifth of the padding: the link cannot carry video. The page stays
+    # on audio only, and the next probe waits twice as long.
+    second((10, 50))
+    assert link.probe_bps == 0 and link.probes_failed == 1
+    assert link.audio_only and page.video_states == [False] and link.estimate == 180_000
+    assert link._hold_s == 2 * hold
+    probed_at = c.now
+    while link.probe_bps == 0:
+        second()
+    assert c.now - probed_at >= 2 * hold
+    # This time the padding arrives (a few percent lost is a radio link, not a narrow one):
+    # the estimate makes room for the speaker's lowest layer, and video is back.
+    for _ in range(int(PROBE_S)):
+        second((1, 50))
     assert not link.audio_only and page.video_states == [False, True]
-    assert grown[-1] > 180_000
-    # Video that fails again at once (congestion within the retry window) waits longer.
-    before = link._hold_s
-    link._back_off(100_000, c.now)
-    assert link._hold_s == 2 * before
+    assert link.estimate >= 50_000 + PROBE_MARGIN * 150_000
+    assert [v.layer for v in video] == [0]
 
 
 def test_a_flooded_link_comes_down_to_what_arrives_in_two_steps() -> None:

@@ -138,6 +138,32 @@ def test_pausing_and_resuming_the_same_layer_keeps_its_clock() -> None:
     assert (resumed[0][1] - first[0][1]) & 0xFFFFFFFF == 31 * 3000
 
 
+def test_padding_while_paused_takes_numbers_between_the_pauses_packets() -> None:
+    clock = _Clock()
+    stream = PublishedStream("judge", "video", counters=StreamCounters("judge", "video", "in"),
+                             upstream=_Upstream(), rids=SIMULCAST_RIDS, clock=clock)
+    switch = LayerSwitch(stream, _Sink(), clock=clock)
+    layer = _Layer(0, seq=100, ts=0, picture_id=10)
+    switch.set_target(0)
+    first = forward(switch, layer.frame(keyframe=True)) + forward(switch, layer.frame())
+    assert switch.take_padding() is None  # video flows: no padding in between
+    switch.set_target(None)  # the page went to audio only; the server probes its link
+    padding = [switch.take_padding() for _ in range(5)]
+    assert [p[0] for p in padding if p] == [(first[-1][0] + i) & 0xFFFF for i in range(1, 6)]
+    assert {p[1] for p in padding if p} == {first[-1][1]}  # the last picture's time
+    # A NACK for lost padding has nothing to resend, not some packet of the layer.
+    assert padding[2] is not None and switch.locate(padding[2][0]) is None
+    switch.set_target(0)
+    resumed = forward(switch, layer.frame(keyframe=True))
+    assert padding[-1] is not None and resumed[0][0] == (padding[-1][0] + 1) & 0xFFFF
+    # The picture numbers go on from the last picture sent, not from the padding.
+    before, after = read_numbering(first[-1][2]), read_numbering(resumed[0][2])
+    assert before is not None and after is not None and before.picture_id is not None
+    assert after.picture_id == before.picture_id + 1
+    located = switch.locate(resumed[0][0])
+    assert located is not None and located[0].layer == 0
+
+
 class _Publisher:
     """Counts the keyframe requests (PLIs) the server sends, per SSRC."""
 
