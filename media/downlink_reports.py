@@ -10,20 +10,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .published_stream import PublishedStream
+from .rtp_stats import KEPT_LOSS_WINDOWS
 from .subscription import Subscription
 
 # A stream the server itself received with less loss than this counts as whole.
 WHOLE_BELOW = 0.01
 
 
-def downlink_losses(subscriptions: Iterable[Subscription],
-                    now: float) -> list[tuple[float, float]]:
+def downlink_losses(subscriptions: Iterable[Subscription], now: float,
+                    reported_within: float | None = None) -> list[tuple[float, float]]:
     """(loss the receiver reports, bit/s forwarded) of each stream it gets that reached the
-    server whole."""
+    server whole; with ``reported_within``, only of reports that came that recently.
+
+    The estimate takes each report once (``reported_within`` its own period): a report
+    covers its own interval (about 5 s for Chromium's audio), and read again every second
+    the same loss would cut the estimate again and again.
+    """
     return [
         (s.quality.fraction_lost, float(s.stream.layers[s.switch.current].bitrate(now)))
         for s in subscriptions
-        if s.forwarding and s.switch.current is not None and arrives_whole(s.stream, now)
+        if s.forwarding and s.switch.current is not None
+        and (reported_within is None or (s.quality.reported_at is not None
+                                         and now - s.quality.reported_at <= reported_within))
+        and arrives_whole(s.stream, now)
     ]
 
 
@@ -43,8 +52,12 @@ def delivered_share(losses: list[tuple[float, float]]) -> float | None:
 
 
 def arrives_whole(stream: PublishedStream, now: float) -> bool:
-    """Whether the server received every layer of ``stream`` (nearly) whole just now."""
+    """Whether the server received every layer of ``stream`` (nearly) whole over the span a
+    subscriber's report may cover: Chromium reports on audio every ~5 s, and a phone's
+    audio lost on its uplink (audio is not repaired) must not read as the loss of every
+    healthy page that hears it."""
     return all(
-        layer.statistics is None or layer.statistics.recent_fraction_lost(now) < WHOLE_BELOW
+        layer.statistics is None
+        or layer.statistics.recent_fraction_lost(now, windows=KEPT_LOSS_WINDOWS) < WHOLE_BELOW
         for layer in stream.layers
     )

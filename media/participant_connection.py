@@ -414,7 +414,7 @@ class ParticipantConnection:
         sent = sum(c.bytes + c.packets * PACKET_OVERHEAD_BYTES
                    for (_, direction), c in self.counters.items() if direction == "out")
         video = self.counters[("video", "out")].bytes
-        losses = downlink_losses(self.subscriptions, now)
+        losses = downlink_losses(self.subscriptions, now, RECEIVER_REPORT_INTERVAL)
         self.downlink.update(sent, video, worst_loss(losses), delivered=delivered_share(losses))
 
     def downlink_loss(self, now: float) -> float | None:

@@ -68,6 +68,7 @@ class LinkQuality:
     packets_lost: int = 0
     jitter_seconds: float = 0.0
     round_trip_seconds: float | None = None
+    reported_at: float | None = None  # when the last report came (monotonic clock)
 
 
 @dataclass(frozen=True)

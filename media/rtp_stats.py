@@ -15,6 +15,9 @@ MIN_NACK_AGE = 1.0
 MAX_NACK_ATTEMPTS = 10
 # A jump larger than this is a restart (or a long outage), not loss worth repairing.
 MAX_GAP = 128
+# Windows of inbound loss kept: a receiver's report covers up to this many seconds (Chromium
+# reports on audio every ~5 s).
+KEPT_LOSS_WINDOWS = 6
 
 
 def seq_add(a: int, b: int) -> int:
@@ -143,18 +146,25 @@ class ReceptionStatistics:
             return 0
         return min(255, (lost << 8) // expected)
 
-    def recent_fraction_lost(self, now: float, window_s: float = 1.0) -> float:
-        """The share of packets lost on the way in: the worst of the last three full windows
-        (0..1), so a report covering a slightly different second still sees it."""
+    def recent_fraction_lost(self, now: float, window_s: float = 1.0, windows: int = 3
+                             ) -> float:
+        """The share of packets lost on the way in: the worst of the last ``windows`` full
+        windows (0..1, at most ``KEPT_LOSS_WINDOWS``), so a report covering a slightly
+        different span still sees it."""
         if self._window_start is None:
             self._window_start = (self.expected, self.received, now)
         elif now - self._window_start[2] >= window_s:
             expected = self.expected - self._window_start[0]
             received = self.received - self._window_start[1]
             loss = max(0, expected - received) / expected if expected > 0 else 0.0
-            self._window_losses = (*self._window_losses[-2:], loss)
+            self._window_losses = (*self._window_losses[1 - KEPT_LOSS_WINDOWS:], loss)
             self._window_start = (self.expected, self.received, now)
-        return max(self._window_losses, default=0.0)
+        if not self._window_losses:
+            # Younger than a window: what it lost so far (a phone's first second on a weak
+            # uplink is its worst, and must not pass for whole).
+            expected = self.expected
+            return max(0, expected - self.received) / expected if expected > 0 else 0.0
+        return max(self._window_losses[-windows:])
 
     def sender_report(self, ntp_timestamp: int, now: float) -> None:
         """Remember the publisher's last sender report (for LSR/DLSR in our reports)."""

@@ -334,6 +334,7 @@ class Subscription:
             self._counters.bytes += len(rtp.payload)
 
     def _update_quality(self, report: Any) -> None:
+        self.quality.reported_at = self._clock()
         self.quality.fraction_lost = int(report.fraction_lost) / 256
         lost = int(report.packets_lost)
         if lost > self.quality.packets_lost:

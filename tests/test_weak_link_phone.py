@@ -19,6 +19,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from bench.chromium_pages import DESKTOP, PHONE, FakeMedia, fake_media, launch
+from media.downlink import START_BPS
 from tests.fixtures.app_server import Api
 from tests.fixtures.browser import playing_remote_videos
 from tests.fixtures.hearing_pages import hearing_events, hearing_media
@@ -173,6 +174,10 @@ async def test_a_phone_on_a_150_100_link_gets_audio_only_then_video_back_by_itse
                if c.participant_id == hearing.villager_id and c.kind == "video"
                and c.direction == "out"]
     assert padding and padding[0] > 0, padding
+    # Nor did the phone's weak uplink (its audio lost on the way in is not repaired, and the
+    # judge's page reports that loss) lower the server's estimate of the judge's downlink.
+    judge_downlink = hearing_media(api, hearing.id).connection(judge_id).downlink
+    assert judge_downlink.estimate >= START_BPS, judge_downlink.estimate
 
     link.set_rates(1500, 500)  # the village's link gets better
     await expect(body).to_have_attribute("data-downlink-audio-only", "0", timeout=45_000)
