@@ -16,7 +16,8 @@ Hooks used:
 - The hooks that make admitting a participant cheap are in ``aiortc_admission.py``.
 - ``RTCDtlsTransport._send_rtp`` (writes a serialized RTCP packet through SRTP),
   ``._register_rtp_receiver`` / ``._unregister_rtp_receiver``,
-  ``._rtp_header_extensions_map`` (its public ``get``/``set`` only).
+  ``._rtp_header_extensions_map`` (its public ``get``/``set`` only), ``._rtp_router``
+  (``register_sender``: a sender is also routed the reports on its RTX SSRC).
 - The forwarding fast path (``FastIngress`` in ``aiortc_fast_ingress.py``,
   ``Transport.send_rtp``): the server transport's ``RTCDtlsTransport._handle_rtp_data`` is
   replaced on that instance so packets of our own publishers skip aiortc's ``RtpPacket``
@@ -288,7 +289,8 @@ def install_egress(sender: RTCRtpSender, *, stream_id: str, listener: SenderList
     """Turn a server sender into a pipe for forwarded packets.
 
     The sender keeps its SSRC, its RTCP task (SDES, and BYE on stop) and its place in the
-    transport's router, so subscribers' NACK/PLI/receiver reports reach ``listener``.
+    transport's router (also under its RTX SSRC), so subscribers' NACK/PLI/receiver reports
+    reach ``listener``.
     """
     sender._stream_id = stream_id
     sender.replaceTrack(_IdleTrack(sender.kind, f"{stream_id}-{sender.kind}-{uuid.uuid4()}"))
@@ -298,6 +300,9 @@ def install_egress(sender: RTCRtpSender, *, stream_id: str, listener: SenderList
 
     async def send(parameters: Any) -> None:
         await original_send(parameters)
+        # aiortc routes receiver reports by the media SSRC only; the reports on the
+        # retransmission SSRC tell what of a probe's padding arrived.
+        sender.transport._rtp_router.register_sender(sender, ssrc=sender._rtx_ssrc)
         if not started:
             started.append(True)
             await listener.start(

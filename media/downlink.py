@@ -98,6 +98,11 @@ PROBE_MARGIN = 1.25
 # percent of random loss on a radio link is not a link too narrow for video).
 PROBE_LOSS = 0.06
 PROBE_MIN_PACKETS = 10
+# A page that gets video but wants a layer the estimate cannot buy (a tile grew; the link
+# got better) probes for what that layer costs more, on the retransmission SSRC of a stream
+# it gets: at most every PROBE_EVERY_S, twice as seldom after each probe that failed.
+PROBE_EVERY_S = 4.0
+MAX_PROBE_EVERY_S = 32.0
 RESEND_SHARE = 0.1
 RESEND_BURST_S = 0.5
 # A layer measured at nothing yet (just switched on) is counted at its nominal share.
@@ -153,9 +158,14 @@ class Downlink:
         # What the speaker's lowest layer costs (while on audio only), and the probe for it.
         self._video_needed = 0.0
         self._audio_cost = 0.0
+        # What the first upgrade the estimate could not buy costs more (0: none wanted).
+        self._upgrade_wanted = 0.0
         self.probe_bps = 0
         self._probe_until = 0.0
         self._probe_failed = False
+        self._probe_reported = False
+        self._probe_every_s = PROBE_EVERY_S
+        self._next_probe_at = 0.0
         self.probes_failed = 0
 
     # ---- what the subscriber says -------------------------------------------------------------
@@ -181,8 +191,11 @@ class Downlink:
 
     def probe_report(self, lost: int, expected: int) -> None:
         """The receiver's reports on the probe's padding so far: ``lost`` of ``expected``."""
-        if self.probe_bps and expected >= PROBE_MIN_PACKETS and lost > PROBE_LOSS * expected:
-            self._probe_failed = True
+        log.debug("%s: probe report: %d lost of %d", self.participant_id, lost, expected)
+        if self.probe_bps and expected >= PROBE_MIN_PACKETS:
+            self._probe_reported = True
+            if lost > PROBE_LOSS * expected:
+                self._probe_failed = True
 
     def subscription_started(self) -> None:
         """A subscription's m-line is up: allocate now, so it starts with its layer."""
@@ -229,8 +242,15 @@ class Downlink:
         log.debug("%s: sent %d kbit/s, worst loss %s, delivered %s, remb %s",
                   self.participant_id, self._sent_rate // 1000, worst_downlink_loss, delivered,
                   self._remb)
+        if self.probe_bps:
+            if worst_downlink_loss is not None and worst_downlink_loss > HIGH_LOSS:
+                self._probe_failed = True
+            if now < self._probe_until and not self._probe_failed:
+                return  # the probe goes on: its padding is no evidence for growth
+            if self._judge_probe(now):
+                return
         if self.audio_only:
-            self._probe(now, worst_downlink_loss)
+            self._start_probe_for_video(now)
             return
         if worst_downlink_loss is not None and worst_downlink_loss > HIGH_LOSS:
             # Google Congestion Control's loss-based rule, once a second: a share of the
@@ -246,6 +266,10 @@ class Downlink:
             return
         if worst_downlink_loss is not None and worst_downlink_loss > LOW_LOSS:
             return  # some loss: hold
+        if (self._upgrade_wanted and now >= self._next_probe_at
+                and now - self._congested_at >= self._hold_s):
+            self._start_probe(now, PROBE_MARGIN * self._upgrade_wanted)
+            return
         if self._sent_rate < 0.5 * self.estimate:
             return  # not using what it has: no evidence that more would fit
         if now - self._congested_at < self._hold_s:
@@ -259,35 +283,46 @@ class Downlink:
             grown = min(grown, max(self.estimate, REMB_HEADROOM * self._remb + audio_rate))
         self.estimate = int(min(MAX_BPS, grown))
 
-    def _probe(self, now: float, loss: float | None) -> None:
-        # On audio only: start a probe once the hold is over, and judge it when it ends.
-        if loss is not None and loss > HIGH_LOSS and self.probe_bps:
-            self._probe_failed = True
-        if self.probe_bps:
-            if now < self._probe_until and not self._probe_failed:
-                return
-            passed, probed = not self._probe_failed, self.probe_bps
-            self.probe_bps, self._probe_failed = 0, False
-            log.debug("%s: probe at %d kbit/s %s (remb %s, %.1f s old)", self.participant_id,
-                      probed // 1000, "passed" if passed else "failed", self._remb,
-                      now - self._remb_at)
-            if passed:
-                # The link carried the audio and the padding: room for the speaker's video.
-                self.estimate = max(self.estimate, int(self._sent_rate + probed))
-                self._reallocate()
-            else:
-                self.probes_failed += 1
-                self._hold_s = min(MAX_HOLD_S, 2 * self._hold_s)
-                self._congested_at = now
-            return
+    def _start_probe_for_video(self, now: float) -> None:
+        # On audio only, once the hold is over: probe for the speaker's lowest layer, and
+        # for the audio held back now, which flows again with the video.
         if (self._video_needed and now - self._congested_at >= self._hold_s
                 and now - self._audio_only_at >= AUDIO_ONLY_FOR_S - PROBE_S):
-            # Also the audio held back now, which flows again with the video.
-            self.probe_bps = int(PROBE_MARGIN * self._video_needed
-                                 + max(0.0, self._audio_cost - self._sent_rate))
-            self._probe_until = now + PROBE_S
-            log.debug("%s: probing at %d kbit/s", self.participant_id, self.probe_bps // 1000)
-            self._reallocate()  # the pacer makes room for the padding
+            self._start_probe(now, PROBE_MARGIN * self._video_needed
+                              + max(0.0, self._audio_cost - self._sent_rate))
+
+    def _start_probe(self, now: float, bitrate: float) -> None:
+        self.probe_bps = int(bitrate)
+        self._probe_until = now + PROBE_S
+        log.debug("%s: probing at %d kbit/s", self.participant_id, self.probe_bps // 1000)
+        self._reallocate()  # the pacer makes room for the padding
+
+    def _judge_probe(self, now: float) -> bool:
+        # The probe is over: True if it passed (the estimate now buys what it probed for).
+        # Moving up needs the receiver's word on the padding (a browser that reports nothing
+        # on the retransmission SSRC is never moved up by probing); coming back from audio
+        # only, on the paused stream's own SSRC, gets it from every browser, and without it
+        # video comes back as it did before probing.
+        passed = not self._probe_failed and (self._probe_reported or self.audio_only)
+        probed = self.probe_bps
+        self.probe_bps, self._probe_failed, self._probe_reported = 0, False, False
+        log.debug("%s: probe at %d kbit/s %s", self.participant_id, probed // 1000,
+                  "passed" if passed else "failed")
+        if passed:
+            # The link carried what was sent and the padding on top.
+            self.estimate = max(self.estimate, int(self._sent_rate + probed))
+            self._probe_every_s = PROBE_EVERY_S
+            self._next_probe_at = now + PROBE_EVERY_S
+            self._reallocate()
+            return True
+        self.probes_failed += 1
+        if self.audio_only:
+            self._hold_s = min(MAX_HOLD_S, 2 * self._hold_s)
+            self._congested_at = now
+        else:
+            self._probe_every_s = min(MAX_PROBE_EVERY_S, 2 * self._probe_every_s)
+        self._next_probe_at = now + self._probe_every_s
+        return False
 
     def _back_off(self, bitrate: float, now: float, floor: float = BACKOFF_FLOOR) -> None:
         if now - self._congested_at < BACKOFF_EVERY_S:
@@ -367,6 +402,7 @@ class Downlink:
             plan.subscription.set_layer(plan.layer)
         audio_only = bool(sendable) and not given
         self._video_needed = sendable[0].layers[0][1] if audio_only else 0.0
+        self._upgrade_wanted = 0.0 if audio_only else _upgrade_wanted(sendable, budget)
         if log.isEnabledFor(logging.DEBUG):  # why a page got what it got (bench logs)
             log.debug("%s: estimate %d kbit/s, sent %d, layers %s%s", self.participant_id,
                       self.estimate // 1000, self._sent_rate // 1000,
@@ -378,7 +414,8 @@ class Downlink:
                 self._audio_only_at = now
             else:
                 self._video_back_at = now
-                self.probe_bps, self._probe_failed = 0, False
+            # A probe for the other state has nothing to say about this one.
+            self.probe_bps, self._probe_failed, self._probe_reported = 0, False, False
             self._on_video(not audio_only)
 
     def _raise(self, plan: _Plan, budget: float, now: float) -> float | None:
@@ -419,6 +456,22 @@ class Downlink:
             if height and height >= view.height:
                 return index
         return top
+
+
+def _upgrade_wanted(plans: list[_Plan], budget: float) -> float:
+    # What the first stream (in priority order) that wants more than it was given would
+    # cost more, if the budget left cannot buy it: a paused one its lowest layer, the others
+    # their next layer up (0: nothing wanted, or it fits and is only waiting its turn).
+    for plan in plans:
+        if plan.layer is None:
+            extra = plan.layers[0][1]
+        else:
+            above = [cost for index, cost in plan.layers if plan.layer < index <= plan.ceiling]
+            if not above:
+                continue
+            extra = above[0] - plan.cost
+        return extra if extra * UPGRADE_MARGIN > budget else 0.0
+    return 0.0
 
 
 def _active_layers(subscription: Subscription, now: float) -> list[tuple[int, float]]:

@@ -426,7 +426,7 @@ class ParticipantConnection:
         if self._closed:
             return
         self._next_allocation = time.monotonic() + ALLOCATE_EVERY_S
-        self.pacer.set_bitrate(max(self.downlink.estimate, self.downlink.probe_bps))
+        self.pacer.set_bitrate(self.downlink.estimate + self.downlink.probe_bps)
         subscriptions = self.subscriptions
         video = [s for s in subscriptions if s.kind == "video"]
         if not self._receive_video:

@@ -107,9 +107,10 @@ class Subscription:
         # Until started, the layer the subscriber is to get first (None: paused).
         self._wanted: int | None = 0 if stream.kind == "audio" else stream.top_layer
         self._rtx_seq = 0
-        # While padding probes the link: its first sequence number, and the packets the
-        # receiver had counted lost before it.
-        self._probe_from: tuple[int, int] | None = None
+        # While padding probes the link: the SSRC it goes on, its first sequence number, and
+        # the packets the receiver had counted lost on that SSRC before it.
+        self._probe_from: tuple[int, int, int] | None = None
+        self._rtx_lost = 0  # what the receiver's last report on the RTX SSRC counted lost
         self._sent_packets = 0
         self._sent_bytes = 0
         self._last_sr: tuple[int, float] | None = None
@@ -203,23 +204,32 @@ class Subscription:
         self._sent_bytes += len(payload)
 
     def send_padding(self, size: int) -> int:
-        """Send about ``size`` bytes of padding on this (paused) stream, paced: a probe of the
-        subscriber's link. Its decoder never sees padding, but its receiver reports count
-        the padding lost, which is told to the downlink (``probe_report``). Returns the
-        bytes sent (0: the stream is sent a layer now, or cannot be padded)."""
+        """Send about ``size`` bytes of padding to the subscriber, paced: a probe of its link.
+        A paused stream carries it on its own SSRC, numbered between its packets; a stream
+        being sent a layer carries it on its retransmission SSRC. Its decoder never sees
+        padding, but its receiver reports count what of it was lost, which is told to the
+        downlink (``probe_report``). Returns the bytes sent (0: it cannot be padded)."""
         if (self._closed or not self._started or self._header is None or self._pacer is None
                 or self._payload_type is None):
             return 0
+        rtx_payload_type = self._payload_types.get(self._mime_type.lower(), (None, None))[1]
         sent = 0
         while sent < size:
             numbers = self.switch.take_padding()
-            if numbers is None:
+            if numbers is not None:
+                ssrc, payload_type, lost = self._ssrc, self._payload_type, \
+                    self.quality.packets_lost
+                sequence_number, timestamp = numbers
+            elif rtx_payload_type is not None and self.switch.forwarding:
+                ssrc, payload_type, lost = self._rtx_ssrc, rtx_payload_type, self._rtx_lost
+                sequence_number, timestamp = self._rtx_seq, 0
+                self._rtx_seq = seq_add(self._rtx_seq, 1)
+            else:
                 break
-            sequence_number, timestamp = numbers
-            if self._probe_from is None:
-                self._probe_from = (sequence_number, self.quality.packets_lost)
-            header = bytearray(self._header.header(0, self._payload_type, sequence_number,
-                                                   timestamp, self._ssrc, None))
+            if self._probe_from is None or self._probe_from[0] != ssrc:
+                self._probe_from = (ssrc, sequence_number, lost)
+            header = bytearray(self._header.header(0, payload_type, sequence_number,
+                                                   timestamp, ssrc, None))
             header[0] |= 0x20  # padding: the last byte says how many bytes to drop
             self._pacer.send(self._transport, bytes(header) + _PADDING,
                              self._header.send_time_at)
@@ -272,6 +282,9 @@ class Subscription:
             for report in packet.reports:
                 if report.ssrc == self._ssrc:
                     self._update_quality(report)
+                elif report.ssrc == self._rtx_ssrc:
+                    self._rtx_lost = int(report.packets_lost)
+                    self._report_probe(report)
 
     async def _answer_nack(self, lost: list[int]) -> None:
         if not self.forwarding:
@@ -340,12 +353,19 @@ class Subscription:
         if lost > self.quality.packets_lost:
             self._counters.packets_lost += lost - self.quality.packets_lost
         self.quality.packets_lost = lost
-        if self._probe_from is not None and self._downlink is not None:
-            first, lost_before = self._probe_from
-            expected = ((int(report.highest_sequence) - first) & 0xFFFF) + 1
-            if expected < 0x8000:
-                self._downlink.probe_report(lost - lost_before, expected)
         self.quality.jitter_seconds = int(report.jitter) / max(1, self.stream.clock_rate)
         if self._last_sr is not None and report.lsr == self._last_sr[0] and report.dlsr:
             rtt = self._clock() - self._last_sr[1] - int(report.dlsr) / 65536
             self.quality.round_trip_seconds = max(0.0, rtt)
+        self._report_probe(report)
+
+    def _report_probe(self, report: Any) -> None:
+        # What a receiver report says of the probe's padding, if it speaks of its SSRC.
+        if self._probe_from is None or self._downlink is None:
+            return
+        ssrc, first, lost_before = self._probe_from
+        if int(report.ssrc) != ssrc:
+            return
+        expected = ((int(report.highest_sequence) - first) & 0xFFFF) + 1
+        if expected < 0x8000:
+            self._downlink.probe_report(int(report.packets_lost) - lost_before, expected)

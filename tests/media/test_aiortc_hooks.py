@@ -16,7 +16,7 @@ import aiortc
 import pytest
 from aioice.ice import CandidatePair, Connection, StunProtocol
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, rtcpeerconnection
-from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter, State
 from aiortc.rtcicetransport import RTCIceTransport
 from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket, unwrap_rtx, wrap_rtx
 
@@ -76,6 +76,10 @@ def test_transport_hooks() -> None:
     assert params(RTCDtlsTransport._register_rtp_receiver) == ["self", "receiver", "parameters"]
     assert params(RTCDtlsTransport._unregister_rtp_receiver) == ["self", "receiver"]
     assert "self._rtp_header_extensions_map" in source(RTCDtlsTransport.__init__)
+    # Senders are routed receiver reports by SSRC: ours also under its RTX SSRC.
+    assert "self._rtp_router = RtpRouter()" in source(RTCDtlsTransport.__init__)
+    assert params(RtpRouter.register_sender) == ["self", "sender", "ssrc"]
+    assert "self.senders.get(report.ssrc)" in source(RtpRouter.route_rtcp)
     assert "await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)" in (
         source(RTCDtlsTransport._handle_rtp_data)
     )

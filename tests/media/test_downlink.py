@@ -8,6 +8,7 @@ from media.downlink import (
     AUDIO_ONLY_AFTER_S,
     AUDIO_ONLY_FOR_S,
     HOLD_S,
+    PROBE_EVERY_S,
     PROBE_MARGIN,
     PROBE_S,
     Downlink,
@@ -279,6 +280,49 @@ def test_a_page_on_audio_only_probes_its_link_before_video_comes_back() -> None:
     assert not link.audio_only and page.video_states == [False, True]
     assert link.estimate >= 50_000 + PROBE_MARGIN * 150_000
     assert [v.layer for v in video] == [0]
+
+
+def test_a_page_that_wants_a_layer_the_estimate_cannot_buy_probes_for_it() -> None:
+    page = _Page(900_000)
+    link, c = page.downlink, page.clock
+    audio = [microphone("judge", c)]
+    video = [publisher("judge", c)]
+    # The judge's tile is big: the top layer (1.2 Mbit/s) is wanted, the middle one given.
+    page.allocate(audio, video, "judge")
+    assert [v.layer for v in video] == [1] and link.probe_bps == 0
+    sent = [0]
+
+    def second(report: tuple[int, int] | None = None) -> None:
+        c.now += 1
+        refresh(c, audio, video)
+        if report is not None:
+            link.probe_report(*report)
+        sent[0] += 550_000 // 8  # the middle layer and the audio
+        # (The receiver's estimate trails at 1.5 times what arrives: no growth past it.)
+        link.remb(600_000)
+        link.update(sent[0], 500_000 // 8, 0.0)
+        page.allocate(audio, video, "judge")
+
+    second()
+    # Padding for what the top layer costs more, with the margin.
+    assert link.probe_bps == int(PROBE_MARGIN * (1_200_000 - 500_000))
+    # The receiver lost a tenth of it: no top layer, and the next probe waits longer.
+    second((5, 50))
+    assert link.probe_bps == 0 and [v.layer for v in video] == [1]
+    failed_at, waits = c.now, []
+    for _ in range(2):
+        while link.probe_bps == 0:
+            second()
+        waits.append(c.now - failed_at)
+        second((5, 50))
+        failed_at = c.now
+    assert waits[1] > waits[0] >= PROBE_EVERY_S
+    # The link got better: the padding arrives, the estimate buys the top layer.
+    while link.probe_bps == 0:
+        second()
+    for _ in range(int(PROBE_S)):
+        second((0, 50))
+    assert [v.layer for v in video] == [2] and link.probe_bps == 0
 
 
 def test_a_flooded_link_comes_down_to_what_arrives_in_two_steps() -> None:
