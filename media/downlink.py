@@ -224,10 +224,14 @@ class Downlink:
     # ---- the estimate -------------------------------------------------------------------------
 
     def update(self, sent_bytes: int, video_payload_bytes: int,
-               worst_downlink_loss: float | None, *, delivered: float | None = None) -> None:
+               worst_downlink_loss: float | None, *, delivered: float | None = None,
+               recent_loss: float | None = None) -> None:
         """Once a second: what was sent (all bytes on the wire; video RTP payload, as REMB
         counts it), and the loss the subscriber reports on streams that arrived whole at the
-        server: the worst stream's, and the share of all of them that arrived."""
+        server: in the reports of the last second (each counts once), the worst stream's and
+        the share of all of them that arrived; and the worst in any report that still
+        covers now (``recent_loss``: Chromium reports on audio, which nothing repairs, every
+        ~5 s, while its reports on video count retransmitted packets as arrived)."""
         now = self._clock()
         if self._sent is not None and now > self._sent_at:
             seconds = now - self._sent_at
@@ -264,7 +268,7 @@ class Downlink:
                 lowered, floor = self._sent_rate * delivered, DELIVERED_FLOOR
             self._back_off(lowered, now, floor)
             return
-        if worst_downlink_loss is not None and worst_downlink_loss > LOW_LOSS:
+        if max(worst_downlink_loss or 0.0, recent_loss or 0.0) > LOW_LOSS:
             return  # some loss: hold
         if (self._upgrade_wanted and now >= self._next_probe_at
                 and now - self._congested_at >= self._hold_s):

@@ -15,6 +15,9 @@ from .subscription import Subscription
 
 # A stream the server itself received with less loss than this counts as whole.
 WHOLE_BELOW = 0.01
+# How long a receiver's report still speaks for its link: Chromium reports on audio about
+# every 5 s.
+REPORT_COVERS_S = 5.0
 
 
 def downlink_losses(subscriptions: Iterable[Subscription], now: float,

@@ -38,7 +38,7 @@ from .aiortc_seam import (
 from .answer_directions import check_directions
 from .codecs import add_opus_parameters, codec_preferences, offer_publishing
 from .downlink import Downlink
-from .downlink_reports import delivered_share, downlink_losses, worst_loss
+from .downlink_reports import REPORT_COVERS_S, delivered_share, downlink_losses, worst_loss
 from .errors import InvalidAnswer, InvalidCandidate, NoOfferPending
 from .ice import IceServer
 from .metrics import Direction, StreamCounters
@@ -415,7 +415,9 @@ class ParticipantConnection:
                    for (_, direction), c in self.counters.items() if direction == "out")
         video = self.counters[("video", "out")].bytes
         losses = downlink_losses(self.subscriptions, now, RECEIVER_REPORT_INTERVAL)
-        self.downlink.update(sent, video, worst_loss(losses), delivered=delivered_share(losses))
+        recent = downlink_losses(self.subscriptions, now, REPORT_COVERS_S)
+        self.downlink.update(sent, video, worst_loss(losses), delivered=delivered_share(losses),
+                             recent_loss=worst_loss(recent))
 
     def downlink_loss(self, now: float) -> float | None:
         """The worst loss the participant's receiver reports on its own downlink, on streams

@@ -17,29 +17,12 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from bench.chromium_pages import DESKTOP, PHONE, FakeMedia, fake_media, launch
 from tests.fixtures.app_server import Api, LiveServer
 from tests.fixtures.browser import playing_remote_videos
-from tests.fixtures.page_rtc import RTC_INIT_SCRIPT, inbound_video
+from tests.fixtures.page_rtc import RTC_INIT_SCRIPT, inbound_video, outbound_video
 from tests.fixtures.polling import poll
 
 pytestmark = pytest.mark.browser
 
 CACHE = Path("/tmp/qashyq-test-media")
-
-# The page's camera as it leaves the browser, per simulcast layer: codec, size, frames sent.
-_OUTBOUND = """async () => {
-  const pc = (window.__qashyqPcs || []).at(-1);
-  if (!pc) return [];
-  const stats = await pc.getStats();
-  const rows = [];
-  stats.forEach((s) => {
-    if (s.type === "outbound-rtp" && s.kind === "video") {
-      rows.push({rid: s.rid || null, width: s.frameWidth || 0, frames: s.framesEncoded || 0,
-                 codec: stats.get(s.codecId)?.mimeType || ""});
-    }
-  });
-  return rows;
-}"""
-
-
 
 @pytest.fixture(scope="module")
 def media() -> FakeMedia:
@@ -91,7 +74,7 @@ async def test_h264_layers_go_to_each_page_at_the_size_of_its_tile(
         # The judge's browser sends H.264 in more than one layer, each smaller than the next
         # (their sizes follow the camera, which Chromium scales down when the CPU is short).
         async def layered() -> list[dict[str, Any]] | None:
-            rows: list[dict[str, Any]] = await judge.evaluate(_OUTBOUND)
+            rows = await outbound_video(judge)
             sending = [r for r in rows if r["frames"] > 0 and r["width"] > 0]
             return rows if len(sending) >= 2 else None
 
@@ -108,7 +91,7 @@ async def test_h264_layers_go_to_each_page_at_the_size_of_its_tile(
 
             async def check() -> dict[str, Any] | None:
                 now: dict[str, Any] | None = await inbound_video(witness, judge_link["id"])
-                sent = await judge.evaluate(_OUTBOUND)
+                sent = await outbound_video(judge)
                 top = max((r["width"] for r in sent), default=0)
                 seen.append((now, sent))
                 return now if now and now["decoded"] > 0 and test(now, top) else None

@@ -33,6 +33,14 @@ async def scheduled(admin: Api, starts_in: timedelta, case_number: str) -> str:
     return str(hearing["id"])
 
 
+def midday_zone() -> str:
+    """A time zone where it is about noon now: the clerk's and the workstation's pages list
+    the local day's hearings, and one that starts in 10 minutes (or started a minute ago)
+    must fall on it whatever time of day the test runs (near midnight UTC it would not)."""
+    offset = 12 - datetime.now(UTC).hour  # -11 .. 12 hours east of UTC
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"  # POSIX signs are inverted
+
+
 async def assert_fits_without_scrolling(page: Page) -> None:
     for width, height in [(1280, 800), (1920, 1080)]:
         await page.set_viewport_size({"width": width, "height": height})
@@ -50,8 +58,9 @@ async def test_clerk_enrols_a_workstation_that_lists_and_joins_its_hearing(
     theirs = await scheduled(admin, timedelta(minutes=20), "1-502/2026")
     await admin.invite(ours, "judge", "Судья Ахметова")
 
+    zone = midday_zone()
     # The clerk creates the workstation and gets its enrolment link with a QR code.
-    clerk = await pages.open(base + "/admin", phone=False)
+    clerk = await pages.open(base + "/admin", phone=False, timezone_id=zone)
     await sign_in(clerk, live_server.admin_token)
     await clerk.fill("#station-name", "Кабинет 3")
     await clerk.fill("#station-facility", "СИЗО-1, Алматы")
@@ -76,7 +85,7 @@ async def test_clerk_enrols_a_workstation_that_lists_and_joins_its_hearing(
     await admin.invite(theirs, "defendant", "Someone Else")  # not at this workstation
 
     # The workstation opens the link once: it is enrolled and lists today's hearing.
-    kiosk = await pages.open(enrol_url, phone=False)
+    kiosk = await pages.open(enrol_url, phone=False, timezone_id=zone)
     hearing_card = kiosk.locator(f'.station-hearing[data-hearing-id="{ours}"]')
     await expect(hearing_card).to_contain_text("1-501/2026")
     await expect(hearing_card).to_contain_text("Серікбаев Нұрлан")
@@ -90,7 +99,8 @@ async def test_clerk_enrols_a_workstation_that_lists_and_joins_its_hearing(
     # A browser restart: a new context with the same storage, no new enrolment.
     storage = await kiosk.context.storage_state()
     await kiosk.context.close()
-    kiosk = await pages.open(base + "/station", phone=False, storage_state=storage)
+    kiosk = await pages.open(base + "/station", phone=False, storage_state=storage,
+                             timezone_id=zone)
     join = kiosk.locator(f'.station-join[data-hearing-id="{ours}"]')
     await expect(join).to_be_enabled()
     _, events = await admin.call("GET", f"/api/stations/{station_id}/events")
@@ -124,13 +134,13 @@ async def test_workstation_joins_by_itself_and_shows_its_revocation(
               "station_id": station["id"]})
     assert status == 201
 
-    kiosk = await pages.open(station["enrol_url"], phone=False)
+    kiosk = await pages.open(station["enrol_url"], phone=False, timezone_id=midday_zone())
     await expect(kiosk.locator("#screen-lobby")).to_be_visible(timeout=20_000)
     await expect(kiosk.locator("#lobby-you")).to_contain_text("Осуждённый К.")
     credential = await kiosk.evaluate(f"() => localStorage.getItem('{CREDENTIAL_KEY}')")
 
     # The clerk revokes the workstation on the clerk page.
-    clerk = await pages.open(base + "/admin", phone=False)
+    clerk = await pages.open(base + "/admin", phone=False, timezone_id=midday_zone())
     clerk.on("dialog", lambda dialog: dialog.accept())
     await sign_in(clerk, live_server.admin_token)
     item = clerk.locator(f'#station-list li[data-station-id="{station["id"]}"]')

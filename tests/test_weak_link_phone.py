@@ -23,7 +23,7 @@ from media.downlink import START_BPS
 from tests.fixtures.app_server import Api
 from tests.fixtures.browser import playing_remote_videos
 from tests.fixtures.hearing_pages import hearing_events, hearing_media
-from tests.fixtures.page_rtc import RTC_INIT_SCRIPT, inbound_video
+from tests.fixtures.page_rtc import RTC_INIT_SCRIPT, inbound_video, outbound_video
 from tests.fixtures.polling import poll
 
 if TYPE_CHECKING:
@@ -134,6 +134,23 @@ async def test_a_phone_on_a_600_250_link_sees_the_judge_and_the_judge_is_untouch
     assert await playing_remote_videos(hearing.judge, 1) == [hearing.villager_id]
     kinds = {e["kind"] for e in await hearing_events(api, hearing.id)}
     assert "downlink_audio_only" not in kinds
+
+    # The village's link gets better and the phone becomes a desktop-sized window: the
+    # judge's top layer comes. A probe buys it (padding the link carried): the receiver's
+    # own estimate climbs to at most 1.5 times what arrives, and the server's follows it.
+    link.set_rates(2500, 1000)
+    await phone.set_viewport_size(DESKTOP["viewport"])
+
+    async def top_layer() -> dict[str, Any] | None:
+        sent = [r["width"] for r in await outbound_video(hearing.judge) if r["frames"]]
+        now = await inbound_video(phone, judge_id)
+        return now if now and sent and now["width"] == max(sent) > seen["width"] else None
+
+    await poll(top_layer, 45, "the judge's top layer on the phone, grown and lifted")
+    padding = [c.padding_bytes for c in hearing_media(api, hearing.id).metrics().streams
+               if c.participant_id == hearing.villager_id and c.kind == "video"
+               and c.direction == "out"]
+    assert padding and padding[0] > 0, padding
 
 
 async def test_a_phone_on_a_150_100_link_gets_audio_only_then_video_back_by_itself(
