@@ -35,8 +35,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from .allocation_plan import UPGRADE_MARGIN, LayerPlan, active_layers, priority, upgrade_wanted
 from .plane import TileView
 from .subscription import Subscription
 
@@ -84,8 +84,6 @@ BACKOFF_SHARE = 0.85
 # estimate may grow (a few percent of random loss on a radio link is not congestion).
 HIGH_LOSS = 0.10
 LOW_LOSS = 0.05
-# What a layer must leave free to be given (upgrades want more: no flapping at the edge).
-UPGRADE_MARGIN = 1.15
 UPGRADE_EVERY_S = 2.0
 # A page on audio only tries video again by probing first: for PROBE_S the server sends it
 # padding (on a paused video stream's own SSRC, so receiver reports count it) at PROBE_MARGIN
@@ -94,9 +92,10 @@ UPGRADE_EVERY_S = 2.0
 # not video that would have cost a keyframe, and the page does not flap.
 PROBE_S = 3.0
 PROBE_MARGIN = 1.25
-# The probe fails when the receiver reports more of its padding lost than this (a few
-# percent of random loss on a radio link is not a link too narrow for video).
-PROBE_LOSS = 0.06
+# The probe fails when the receiver reports more of its padding lost than this: the loss
+# that means congestion (below it, random loss on a radio link; a page with 5 % of it must
+# not stay on audio only for good).
+PROBE_LOSS = HIGH_LOSS
 PROBE_MIN_PACKETS = 10
 # A page that gets video but wants a layer the estimate cannot buy (a tile grew; the link
 # got better) probes for what that layer costs more, on the retransmission SSRC of a stream
@@ -105,21 +104,6 @@ PROBE_EVERY_S = 4.0
 MAX_PROBE_EVERY_S = 32.0
 RESEND_SHARE = 0.1
 RESEND_BURST_S = 0.5
-# A layer measured at nothing yet (just switched on) is counted at its nominal share.
-_NOMINAL_BPS = (150_000, 500_000, 1_200_000)
-
-
-@dataclass
-class _Plan:
-    """One video subscription's layer in an allocation being made."""
-
-    subscription: Subscription
-    layers: list[tuple[int, float]]  # (index, cost in bit/s) of the active layers, lowest first
-    ceiling: int  # the highest layer worth sending (-1: none)
-    layer: int | None = None
-    cost: float = 0.0
-
-
 class Downlink:
     """The downlink of one subscriber (a participant's connection)."""
 
@@ -360,11 +344,11 @@ class Downlink:
         self._audio_cost = sum(s.stream.layers[0].bitrate(now) for s in audio)
         budget = float(self.estimate) - self._audio_cost
         held = self.audio_only and now - self._audio_only_at < AUDIO_ONLY_FOR_S
-        plans: list[_Plan] = []
-        for subscription in sorted(video, key=lambda s: _priority(s, speaker, self._views)):
-            layers = _active_layers(subscription, now)
+        plans: list[LayerPlan] = []
+        for subscription in sorted(video, key=lambda s: priority(s, speaker, self._views)):
+            layers = active_layers(subscription, now)
             ceiling = -1 if self._hidden else self._ceiling(subscription, layers)
-            plan = _Plan(subscription, layers, ceiling)
+            plan = LayerPlan(subscription, layers, ceiling)
             plans.append(plan)
             # Everyone's lowest layer first, in priority order; what does not fit is paused
             # (and a paused stream comes back only with a margin: no flapping at the edge).
@@ -406,7 +390,7 @@ class Downlink:
             plan.subscription.set_layer(plan.layer)
         audio_only = bool(sendable) and not given
         self._video_needed = sendable[0].layers[0][1] if audio_only else 0.0
-        self._upgrade_wanted = 0.0 if audio_only else _upgrade_wanted(sendable, budget)
+        self._upgrade_wanted = 0.0 if audio_only else upgrade_wanted(sendable, budget)
         if log.isEnabledFor(logging.DEBUG):  # why a page got what it got (bench logs)
             log.debug("%s: estimate %d kbit/s, sent %d, layers %s%s", self.participant_id,
                       self.estimate // 1000, self._sent_rate // 1000,
@@ -422,7 +406,7 @@ class Downlink:
             self.probe_bps, self._probe_failed, self._probe_reported = 0, False, False
             self._on_video(not audio_only)
 
-    def _raise(self, plan: _Plan, budget: float, now: float) -> float | None:
+    def _raise(self, plan: LayerPlan, budget: float, now: float) -> float | None:
         # One layer up if it fits (what it costs more), or None.
         above = [(i, c) for i, c in plan.layers
                  if plan.layer is not None and plan.layer < i <= plan.ceiling]
@@ -460,43 +444,6 @@ class Downlink:
             if height and height >= view.height:
                 return index
         return top
-
-
-def _upgrade_wanted(plans: list[_Plan], budget: float) -> float:
-    # What the first stream (in priority order) that wants more than it was given would
-    # cost more, if the budget left cannot buy it: a paused one its lowest layer, the others
-    # their next layer up (0: nothing wanted, or it fits and is only waiting its turn).
-    for plan in plans:
-        if plan.layer is None:
-            extra = plan.layers[0][1]
-        else:
-            above = [cost for index, cost in plan.layers if plan.layer < index <= plan.ceiling]
-            if not above:
-                continue
-            extra = above[0] - plan.cost
-        return extra if extra * UPGRADE_MARGIN > budget else 0.0
-    return 0.0
-
-
-def _active_layers(subscription: Subscription, now: float) -> list[tuple[int, float]]:
-    # (index, cost in bit/s) of the layers worth sending, lowest first: the lowest the
-    # publisher sends, the one the subscriber has, and the steady ones (not a layer the
-    # publisher's encoder just turned on, and may turn off again at once).
-    out: list[tuple[int, float]] = []
-    for layer in subscription.stream.layers:
-        if layer.active(now) and (not out or layer.steady(now)
-                                  or layer.index == subscription.layer):
-            measured = layer.bitrate(now)
-            out.append((layer.index, float(measured or _NOMINAL_BPS[min(layer.index, 2)])))
-    return out
-
-
-def _priority(subscription: Subscription, speaker: str | None,
-              views: dict[str, TileView]) -> tuple[int, int, str]:
-    publisher = subscription.stream.participant_id
-    view = views.get(publisher)
-    area = 0 if view is None else view.width * view.height
-    return (0 if publisher == speaker else 1, -area, publisher)
 
 
 def _smoothed(previous: float, sample: float) -> float:

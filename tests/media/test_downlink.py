@@ -273,10 +273,10 @@ def test_a_page_on_audio_only_probes_its_link_before_video_comes_back() -> None:
     while link.probe_bps == 0:
         second()
     assert c.now - probed_at >= 2 * hold
-    # This time the padding arrives (a few percent lost is a radio link, not a narrow one):
-    # the estimate makes room for the speaker's lowest layer, and video is back.
+    # This time the padding arrives but for 6 % (random loss on a radio link, not a link too
+    # narrow): the estimate makes room for the speaker's lowest layer, and video is back.
     for _ in range(int(PROBE_S)):
-        second((1, 50))
+        second((3, 50))
     assert not link.audio_only and page.video_states == [False, True]
     assert link.estimate >= 50_000 + PROBE_MARGIN * 150_000
     assert [v.layer for v in video] == [0]
@@ -306,15 +306,15 @@ def test_a_page_that_wants_a_layer_the_estimate_cannot_buy_probes_for_it() -> No
     second()
     # Padding for what the top layer costs more, with the margin.
     assert link.probe_bps == int(PROBE_MARGIN * (1_200_000 - 500_000))
-    # The receiver lost a tenth of it: no top layer, and the next probe waits longer.
-    second((5, 50))
+    # The receiver lost a fifth of it: no top layer, and the next probe waits longer.
+    second((10, 50))
     assert link.probe_bps == 0 and [v.layer for v in video] == [1]
     failed_at, waits = c.now, []
     for _ in range(2):
         while link.probe_bps == 0:
             second()
         waits.append(c.now - failed_at)
-        second((5, 50))
+        second((10, 50))
         failed_at = c.now
     assert waits[1] > waits[0] >= PROBE_EVERY_S
     # The link got better: the padding arrives, the estimate buys the top layer.
