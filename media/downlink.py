@@ -285,6 +285,9 @@ class Downlink:
         log.debug("%s: probing at %d kbit/s", self.participant_id, self.probe_bps // 1000)
         self._reallocate()  # the pacer makes room for the padding
 
+    def _stop_probe(self) -> None:
+        self.probe_bps, self._probe_failed, self._probe_reported = 0, False, False
+
     def _judge_probe(self, now: float) -> bool:
         # The probe is over: True if it passed (the estimate now buys what it probed for).
         # Moving up needs the receiver's word on the padding (a browser that reports nothing
@@ -293,7 +296,7 @@ class Downlink:
         # video comes back as it did before probing.
         passed = not self._probe_failed and (self._probe_reported or self.audio_only)
         probed = self.probe_bps
-        self.probe_bps, self._probe_failed, self._probe_reported = 0, False, False
+        self._stop_probe()
         log.debug("%s: probe at %d kbit/s %s", self.participant_id, probed // 1000,
                   "passed" if passed else "failed")
         if passed:
@@ -402,8 +405,7 @@ class Downlink:
                 self._audio_only_at = now
             else:
                 self._video_back_at = now
-            # A probe for the other state has nothing to say about this one.
-            self.probe_bps, self._probe_failed, self._probe_reported = 0, False, False
+            self._stop_probe()  # a probe for the other state says nothing about this one
             self._on_video(not audio_only)
 
     def _raise(self, plan: LayerPlan, budget: float, now: float) -> float | None:

@@ -7,7 +7,9 @@ only streams that reached the server whole say anything about this subscriber's 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from .published_stream import PublishedStream
 from .rtp_stats import KEPT_LOSS_WINDOWS
@@ -20,38 +22,47 @@ WHOLE_BELOW = 0.01
 REPORT_COVERS_S = 5.0
 
 
-def downlink_losses(subscriptions: Iterable[Subscription], now: float,
-                    reported_within: float | None = None) -> list[tuple[float, float]]:
-    """(loss the receiver reports, bit/s forwarded) of each stream it gets that reached the
-    server whole; with ``reported_within``, only of reports that came that recently.
+class StreamLoss(NamedTuple):
+    """What a subscriber's last report on one stream it gets says."""
 
-    The estimate takes each report once (``reported_within`` its own period): a report
-    covers its own interval (about 5 s for Chromium's audio), and read again every second
-    the same loss would cut the estimate again and again.
-    """
+    loss: float  # the share it reported lost
+    rate: float  # bit/s forwarded on that stream now
+    age: float  # seconds since the report came (infinite: none yet)
+
+
+def downlink_losses(subscriptions: Iterable[Subscription], now: float) -> list[StreamLoss]:
+    """The last report on each stream the subscriber gets that reached the server whole."""
     return [
-        (s.quality.fraction_lost, float(s.stream.layers[s.switch.current].bitrate(now)))
+        StreamLoss(s.quality.fraction_lost, float(s.stream.layers[s.switch.current].bitrate(now)),
+                   math.inf if s.quality.reported_at is None else now - s.quality.reported_at)
         for s in subscriptions
-        if s.forwarding and s.switch.current is not None
-        and (reported_within is None or (s.quality.reported_at is not None
-                                         and now - s.quality.reported_at <= reported_within))
-        and arrives_whole(s.stream, now)
+        if s.forwarding and s.switch.current is not None and arrives_whole(s.stream, now)
     ]
 
 
-def worst_loss(losses: list[tuple[float, float]]) -> float | None:
+def reported_within(losses: list[StreamLoss], seconds: float) -> list[StreamLoss]:
+    """Those of ``losses`` reported in the last ``seconds``.
+
+    The estimate takes each report once (``seconds`` its own period): a report covers its
+    own interval (about 5 s for Chromium's audio), and read again every second the same
+    loss would cut the estimate again and again.
+    """
+    return [stream for stream in losses if stream.age <= seconds]
+
+
+def worst_loss(losses: list[StreamLoss]) -> float | None:
     """The worst stream's loss (None: nothing to judge by)."""
-    return max((loss for loss, _ in losses), default=None)
+    return max((stream.loss for stream in losses), default=None)
 
 
-def delivered_share(losses: list[tuple[float, float]]) -> float | None:
+def delivered_share(losses: list[StreamLoss]) -> float | None:
     """The share of what is forwarded that arrives, each stream's loss weighted by its rate:
     the worst stream's loss would say a queue that drops some packets of every stream lost
     as much of all of them."""
-    total = sum(rate for _, rate in losses)
+    total = sum(stream.rate for stream in losses)
     if not total:
         return None
-    return 1 - sum(loss * rate for loss, rate in losses) / total
+    return 1 - sum(stream.loss * stream.rate for stream in losses) / total
 
 
 def arrives_whole(stream: PublishedStream, now: float) -> bool:

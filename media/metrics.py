@@ -53,8 +53,8 @@ _COUNTERS: tuple[tuple[str, str], ...] = (
     ("retransmissions", "RTP packets retransmitted from the packet cache"),
     ("packets_dropped", "RTP packets received beyond the hearing's limits (video bitrate "
      "ceiling, picture size) and not forwarded"),
-    ("padding_bytes", "Padding bytes sent to probe a subscriber's downlink before its video "
-     "comes back"),
+    ("padding_bytes", "Padding bytes sent to probe a subscriber's downlink (before its video "
+     "comes back, or before it is sent a higher layer)"),
 )
 
 

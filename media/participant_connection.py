@@ -38,7 +38,13 @@ from .aiortc_seam import (
 from .answer_directions import check_directions
 from .codecs import add_opus_parameters, codec_preferences, offer_publishing
 from .downlink import Downlink
-from .downlink_reports import REPORT_COVERS_S, delivered_share, downlink_losses, worst_loss
+from .downlink_reports import (
+    REPORT_COVERS_S,
+    delivered_share,
+    downlink_losses,
+    reported_within,
+    worst_loss,
+)
 from .errors import InvalidAnswer, InvalidCandidate, NoOfferPending
 from .ice import IceServer
 from .metrics import Direction, StreamCounters
@@ -70,8 +76,6 @@ class OfferSink(Protocol):
     """Where a connection's offers go (``HearingMedia`` forwards them to ``MediaSignal``)."""
 
     async def __call__(self, participant_id: str, sdp: str, streams: StreamMap) -> None: ...
-
-
 
 
 def _retrieve_result(task: asyncio.Task[str | None]) -> None:
@@ -414,9 +418,9 @@ class ParticipantConnection:
         sent = sum(c.bytes + c.packets * PACKET_OVERHEAD_BYTES
                    for (_, direction), c in self.counters.items() if direction == "out")
         video = self.counters[("video", "out")].bytes
-        losses = downlink_losses(self.subscriptions, now, RECEIVER_REPORT_INTERVAL)
-        recent = downlink_losses(self.subscriptions, now, REPORT_COVERS_S)
-        self.downlink.update(sent, video, worst_loss(losses), delivered=delivered_share(losses),
+        recent = reported_within(downlink_losses(self.subscriptions, now), REPORT_COVERS_S)
+        fresh = reported_within(recent, RECEIVER_REPORT_INTERVAL)
+        self.downlink.update(sent, video, worst_loss(fresh), delivered=delivered_share(fresh),
                              recent_loss=worst_loss(recent))
 
     def downlink_loss(self, now: float) -> float | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from aiortc.rtp import RtpPacket
 
-from media.downlink_reports import downlink_losses
+from media.downlink_reports import downlink_losses, reported_within
 from media.metrics import StreamCounters
 from media.plane import LinkQuality
 from media.published_stream import PublishedStream
@@ -61,11 +61,13 @@ def test_each_report_counts_once_for_the_estimate_and_stays_for_the_badge() -> N
     judge = microphone("judge", [False] * 8, now)
     # Chromium reports on audio every ~5 s: 20 % lost, half a second ago.
     judge.quality = LinkQuality(fraction_lost=0.2, reported_at=now - 0.5)
-    assert [loss for loss, _ in downlink_losses([judge], now, 1.0)] == [0.2]  # type: ignore[list-item]
+    fresh = reported_within(downlink_losses([judge], now), 1.0)  # type: ignore[list-item]
+    assert [stream.loss for stream in fresh] == [0.2]
     # A second later the estimate hears nothing new (the same loss again would cut it
     # twice); the host's badge still shows the last report.
-    assert downlink_losses([judge], now + 1.0, 1.0) == []  # type: ignore[list-item]
-    assert [loss for loss, _ in downlink_losses([judge], now + 1.0)] == [0.2]  # type: ignore[list-item]
+    assert reported_within(downlink_losses([judge], now + 1.0), 1.0) == []  # type: ignore[list-item]
+    badge = downlink_losses([judge], now + 1.0)  # type: ignore[list-item]
+    assert [stream.loss for stream in badge] == [0.2]
 
 
 def test_a_phones_uplink_loss_is_not_the_loss_of_the_pages_that_hear_it() -> None:
@@ -74,11 +76,11 @@ def test_a_phones_uplink_loss_is_not_the_loss_of_the_pages_that_hear_it() -> Non
     # the judge's report, covering five seconds, tells that loss back to the server.
     phone = microphone("phone", [False, False, False, True, False, False, False, False], now)
     phone.quality = LinkQuality(fraction_lost=0.02, reported_at=now)
-    assert downlink_losses([phone], now, 1.0) == []  # type: ignore[list-item]
+    assert downlink_losses([phone], now) == []  # type: ignore[list-item]
     # A stream that reached the server whole does speak for the judge's downlink.
     judge = microphone("judge", [False] * 8, now)
     judge.quality = LinkQuality(fraction_lost=0.02, reported_at=now)
-    assert len(downlink_losses([judge, phone], now, 1.0)) == 1  # type: ignore[list-item]
+    assert len(downlink_losses([judge, phone], now)) == 1  # type: ignore[list-item]
 
 
 def test_a_stream_younger_than_a_second_is_whole_only_if_nothing_was_lost() -> None:
@@ -92,4 +94,4 @@ def test_a_stream_younger_than_a_second_is_whole_only_if_nothing_was_lost() -> N
             statistics.add(RtpPacket(payload_type=111, sequence_number=seq,
                                      timestamp=seq * 960, ssrc=1))
     phone.quality = LinkQuality(fraction_lost=0.2, reported_at=now)
-    assert downlink_losses([phone], now + 0.5, 1.0) == []  # type: ignore[list-item]
+    assert downlink_losses([phone], now + 0.5) == []  # type: ignore[list-item]

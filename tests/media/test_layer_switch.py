@@ -62,14 +62,19 @@ class _Layer:
         return out
 
 
+def judge_camera(clock: _Clock) -> PublishedStream:
+    """The judge's simulcast camera as the server receives it."""
+    return PublishedStream("judge", "video", counters=StreamCounters("judge", "video", "in"),
+                           upstream=_Upstream(), rids=SIMULCAST_RIDS, clock=clock)
+
+
 def forward(switch: LayerSwitch, packets: list[ForwardedPacket]) -> list[Any]:
     return [out for out in (switch.rewrite(p) for p in packets) if out is not None]
 
 
 def test_switching_layers_keeps_one_continuous_stream() -> None:
     clock = _Clock()
-    stream = PublishedStream("judge", "video", counters=StreamCounters("judge", "video", "in"),
-                             upstream=_Upstream(), rids=SIMULCAST_RIDS, clock=clock)
+    stream = judge_camera(clock)
     sink = _Sink()
     switch = LayerSwitch(stream, sink, clock=clock)
     low = _Layer(0, seq=1000, ts=5_000_000, picture_id=300)
@@ -121,8 +126,7 @@ def test_switching_layers_keeps_one_continuous_stream() -> None:
 
 def test_pausing_and_resuming_the_same_layer_keeps_its_clock() -> None:
     clock = _Clock()
-    stream = PublishedStream("judge", "video", counters=StreamCounters("judge", "video", "in"),
-                             upstream=_Upstream(), rids=SIMULCAST_RIDS, clock=clock)
+    stream = judge_camera(clock)
     switch = LayerSwitch(stream, _Sink(), clock=clock)
     layer = _Layer(1, seq=100, ts=0, picture_id=10)
     switch.set_target(1)
@@ -140,8 +144,7 @@ def test_pausing_and_resuming_the_same_layer_keeps_its_clock() -> None:
 
 def test_padding_while_paused_takes_numbers_between_the_pauses_packets() -> None:
     clock = _Clock()
-    stream = PublishedStream("judge", "video", counters=StreamCounters("judge", "video", "in"),
-                             upstream=_Upstream(), rids=SIMULCAST_RIDS, clock=clock)
+    stream = judge_camera(clock)
     switch = LayerSwitch(stream, _Sink(), clock=clock)
     layer = _Layer(0, seq=100, ts=0, picture_id=10)
     switch.set_target(0)
